@@ -1,0 +1,1 @@
+//! Shared helpers for baton end-to-end tests.
