@@ -1,9 +1,9 @@
-// step-size: the Step drop-down sets how much each click on + adds.
+// step-size: the Step drop-down sets how much each click on + adds. Its value is
+// read at click time, so there is no second copy of it to keep in sync.
 const stepSelect = document.getElementById('step');
-let step = Number(stepSelect.value) || 1;
 
-stepSelect.addEventListener('change', () => {
-  step = Number(stepSelect.value) || 1;
-});
+function currentStep() {
+  return Number(stepSelect.value) || 1;
+}
 
 // baton:features
