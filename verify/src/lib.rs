@@ -1,1 +1,20 @@
-//! placeholder
+//! baton-verify: feature lists and their integrity rules, the app launcher, and feature
+//! checks run in headless Chromium so that a feature's `passes` is earned, not claimed.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod app;
+mod check;
+mod error;
+mod feature_list;
+mod integrity;
+
+pub use app::{RunningApp, start_app};
+pub use check::{Check, ExpectText, TextMatch, WaitFor};
+pub use error::VerifyError;
+pub use feature_list::{AppConfig, Feature, FeatureList};
+pub use integrity::{FeatureField, PassesPolicy, Violation, check_integrity};
+
+/// The JSON Schema (draft 2020-12) of `feature_list.json`, for prompts and editors.
+pub fn json_schema() -> &'static str {
+    include_str!("../schema.json")
+}
