@@ -1,0 +1,35 @@
+//! Limits that keep tool output within what a model context can take and keep a
+//! runaway command from holding a session forever.
+
+use std::time::Duration;
+
+/// Limits for the standard tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolConfig {
+    /// Files larger than this are only read when a line range is asked for; a range's
+    /// output stops at this many bytes.
+    pub read_max_bytes: usize,
+    /// How long a bash command may run when the call does not say.
+    pub bash_timeout: Duration,
+    /// The longest a bash call may ask for.
+    pub bash_max_timeout: Duration,
+    /// Bash (and grep) output beyond this many characters keeps only its head and tail.
+    pub output_max_chars: usize,
+    /// Matching lines grep reports before it stops.
+    pub grep_max_results: usize,
+    /// Paths glob reports before it stops.
+    pub glob_max_results: usize,
+}
+
+impl Default for ToolConfig {
+    fn default() -> Self {
+        Self {
+            read_max_bytes: 256 * 1024,
+            bash_timeout: Duration::from_secs(120),
+            bash_max_timeout: Duration::from_secs(600),
+            output_max_chars: 30_000,
+            grep_max_results: 200,
+            glob_max_results: 1000,
+        }
+    }
+}

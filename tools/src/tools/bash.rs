@@ -1,0 +1,260 @@
+//! `bash`: runs a shell command in the project folder with a deadline. The command gets
+//! its own process group so that everything it starts can be killed at once, its
+//! output (stdout and stderr interleaved through one pipe) is read on a thread so a
+//! chatty command cannot deadlock, and secrets are stripped from its environment.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::{PipeReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::object_schema;
+use crate::capped::HeadTail;
+use crate::{Jail, Tool, ToolConfig, ToolError, ToolOutput, ToolSpec, parse_args};
+
+/// How long output is still read after the command exits. Past it, processes the
+/// command left in the background that still hold the output pipe are killed, so a
+/// stray `sleep 1000 &` cannot hold the session.
+const DRAIN_GRACE: Duration = Duration::from_millis(300);
+
+/// Environment variables whose names contain one of these (in any case) are not passed
+/// on, so the agent cannot read the model's API key or other credentials.
+const SECRET_MARKERS: [&str; 6] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"];
+
+/// Runs shell commands in the project folder.
+#[derive(Debug)]
+pub struct Bash {
+    jail: Arc<Jail>,
+    config: Arc<ToolConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Args {
+    command: String,
+    timeout_secs: Option<u64>,
+}
+
+/// How the command ended.
+enum Ending {
+    Exited(ExitStatus),
+    TimedOut(Duration),
+}
+
+impl Bash {
+    /// A `bash` tool running in `jail`'s root.
+    pub fn new(jail: Arc<Jail>, config: Arc<ToolConfig>) -> Self {
+        Self { jail, config }
+    }
+
+    fn timeout(&self, asked: Option<u64>) -> Result<Duration, ToolError> {
+        match asked {
+            None => Ok(self.config.bash_timeout),
+            Some(0) => Err(ToolError::InvalidArguments {
+                message: "timeout_secs must be at least 1".to_owned(),
+            }),
+            Some(secs) => Ok(Duration::from_secs(secs).min(self.config.bash_max_timeout)),
+        }
+    }
+
+    fn run(&self, args: &Args) -> Result<ToolOutput, ToolError> {
+        if args.command.trim().is_empty() {
+            return Err(ToolError::InvalidArguments {
+                message: "command is empty; give a shell command to run".to_owned(),
+            });
+        }
+        let timeout = self.timeout(args.timeout_secs)?;
+        let start_failed = |e| ToolError::io("starting bash in", ".", e);
+        let (reader, writer) = std::io::pipe().map_err(start_failed)?;
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(&args.command)
+            .current_dir(self.jail.root())
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().map_err(start_failed)?)
+            .stderr(writer)
+            .process_group(0);
+        for (name, _) in std::env::vars_os() {
+            if is_secret(&name) {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().map_err(start_failed)?;
+        // The Command holds the pipe's write ends; they must close for EOF to be seen.
+        drop(command);
+        let group = Pid::from_raw(child.id().cast_signed());
+        let capture = Arc::new(Mutex::new(HeadTail::for_chars(
+            self.config.output_max_chars,
+        )));
+        let drained = spawn_reader(reader, Arc::clone(&capture));
+        let (exited_tx, exited) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = exited_tx.send(child.wait());
+        });
+
+        let ending = match exited.recv_timeout(timeout) {
+            Ok(status) => {
+                Ending::Exited(status.map_err(|e| ToolError::io("waiting for bash in", ".", e))?)
+            }
+            Err(_) => {
+                kill_group(group);
+                let _ = exited.recv();
+                Ending::TimedOut(timeout)
+            }
+        };
+        let mut notes = Vec::new();
+        if drained.recv_timeout(DRAIN_GRACE) == Err(RecvTimeoutError::Timeout) {
+            kill_group(group);
+            if matches!(ending, Ending::Exited(_)) {
+                notes.push("[processes left running in the background still held the output and were killed; redirect their output (e.g. `cmd > log 2>&1 &`) to keep them]");
+            }
+            if drained.recv_timeout(DRAIN_GRACE).is_err() {
+                notes.push("[output reading stopped: a process outside the command's group still holds it]");
+            }
+        }
+        let output = capture
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .render(self.config.output_max_chars);
+        Ok(report(&output, &notes, &ending).touching_anything())
+    }
+}
+
+/// Reads the pipe to its end on a thread; the receiver hears when it is done.
+fn spawn_reader(mut reader: PipeReader, capture: Arc<Mutex<HeadTail>>) -> Receiver<()> {
+    let (done_tx, done) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read @ 1..) = reader.read(&mut buffer) {
+            capture
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(&buffer[..read]);
+        }
+        let _ = done_tx.send(());
+    });
+    done
+}
+
+fn kill_group(group: Pid) {
+    // ESRCH (the group is already gone) is the outcome we want anyway.
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+fn is_secret(name: &OsStr) -> bool {
+    let name = name.to_string_lossy().to_ascii_uppercase();
+    SECRET_MARKERS.iter().any(|marker| name.contains(marker))
+}
+
+fn report(output: &str, notes: &[&str], ending: &Ending) -> ToolOutput {
+    let mut content = if output.is_empty() {
+        "(no output)\n".to_owned()
+    } else {
+        output.to_owned()
+    };
+    if !content.ends_with('\n') {
+        content.push('\n');
+    }
+    for note in notes {
+        content.push_str(note);
+        content.push('\n');
+    }
+    match ending {
+        Ending::TimedOut(after) => {
+            let _ = write!(
+                content,
+                "timed out after {} s; the command and every process it started were killed. \
+                 Run long jobs in the background with output to a file, or pass a larger timeout_secs",
+                after.as_secs()
+            );
+            ToolOutput::error(content)
+        }
+        Ending::Exited(status) => {
+            match (status.code(), status.signal()) {
+                (Some(code), _) => {
+                    let _ = write!(content, "exit code: {code}");
+                }
+                (None, Some(signal)) => {
+                    let name = Signal::try_from(signal).map_or("unknown signal", Signal::as_str);
+                    let _ = write!(content, "killed by signal {signal} ({name})");
+                }
+                (None, None) => content.push_str("ended without an exit code"),
+            }
+            if status.success() {
+                ToolOutput::success(content)
+            } else {
+                ToolOutput::error(content)
+            }
+        }
+    }
+}
+
+impl Tool for Bash {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "bash".to_owned(),
+            description: format!(
+                "Run a shell command with `bash -c` in the project root (stdin is empty; stdout and stderr come back together, \
+                 followed by the exit code). Use it to build, test, run scripts, git, and install packages. \
+                 Commands are killed after {} s unless timeout_secs says otherwise (at most {} s). Output over {} characters \
+                 keeps only its beginning and end. A server must be started in the background with its output sent to a file \
+                 (`npm start > server.log 2>&1 &`); background processes still holding the output when the command ends are killed. \
+                 Prefer read_file, grep and glob for looking at files.",
+                self.config.bash_timeout.as_secs(),
+                self.config.bash_max_timeout.as_secs(),
+                self.config.output_max_chars
+            ),
+            parameters: object_schema(
+                &[
+                    (
+                        "command",
+                        "string",
+                        "The shell command, e.g. \"cargo test 2>&1 | tail -50\".",
+                    ),
+                    (
+                        "timeout_secs",
+                        "integer",
+                        "Seconds before the command is killed. Omit for the default.",
+                    ),
+                ],
+                &["command"],
+            ),
+        }
+    }
+
+    fn call(&self, args: &Value) -> ToolOutput {
+        parse_args::<Args>(args)
+            .and_then(|args| self.run(&args))
+            .unwrap_or_else(ToolOutput::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_recognised_in_any_case() {
+        for name in [
+            "OPENAI_API_KEY",
+            "github_token",
+            "Db_Password",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(is_secret(OsStr::new(name)), "{name}");
+        }
+        for name in ["PATH", "HOME", "CARGO_HOME"] {
+            assert!(!is_secret(OsStr::new(name)), "{name}");
+        }
+    }
+}

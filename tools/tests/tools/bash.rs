@@ -1,0 +1,230 @@
+//! The bash tool: exit codes, working folder, timeouts that kill the whole process
+//! group, background processes that hold the pipe, output capping, hidden secrets.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use baton_tools::ToolConfig;
+use serde_json::json;
+
+use crate::common::Project;
+
+/// Whether `pid` is gone (or only a zombie waiting for a reaper that is not us).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits (boundedly) for `pid` to disappear: SIGKILL is asynchronous.
+fn wait_until_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if process_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn read_pid(project: &Project, rel: &str) -> u32 {
+    project.read(rel).trim().parse().unwrap()
+}
+
+#[test]
+fn reports_output_and_exit_code() {
+    let project = Project::new();
+    let output = project.call(
+        "bash",
+        &json!({ "command": "echo out; echo err >&2; exit 3" }),
+    );
+    assert!(!output.ok);
+    assert!(output.may_have_touched_anything);
+    assert_eq!(output.content, "out\nerr\nexit code: 3");
+    assert_eq!(
+        project.ok("bash", &json!({ "command": "true" })),
+        "(no output)\nexit code: 0"
+    );
+}
+
+#[test]
+fn runs_in_the_project_root_with_empty_stdin() {
+    let project = Project::new();
+    let text = project.ok("bash", &json!({ "command": "pwd; cat; echo done" }));
+    assert_eq!(
+        text,
+        format!("{}\ndone\nexit code: 0", project.root().display())
+    );
+}
+
+#[test]
+fn reports_the_signal_that_killed_the_command() {
+    let project = Project::new();
+    let error = project.err("bash", &json!({ "command": "kill -TERM $$" }));
+    assert!(error.contains("killed by signal 15 (SIGTERM)"), "{error}");
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let project = Project::new();
+    let output = project.call("bash", &json!({ "command": "sleep 30 & echo $! > bg.pid; echo started; sleep 30", "timeout_secs": 1 }));
+    assert!(!output.ok);
+    assert!(
+        output.content.starts_with("started\n"),
+        "{}",
+        output.content
+    );
+    assert!(
+        output.content.contains("timed out after 1 s"),
+        "{}",
+        output.content
+    );
+    let grandchild = read_pid(&project, "bg.pid");
+    assert!(
+        wait_until_gone(grandchild),
+        "background sleep {grandchild} survived the timeout"
+    );
+}
+
+#[test]
+fn a_background_process_holding_the_output_does_not_hang_the_call() {
+    let project = Project::new();
+    let output = project.call(
+        "bash",
+        &json!({ "command": "sleep 30 & echo $! > bg.pid; echo started", "timeout_secs": 25 }),
+    );
+    assert!(output.ok, "{}", output.content);
+    assert!(!output.content.contains("timed out"), "{}", output.content);
+    assert!(
+        output
+            .content
+            .contains("still held the output and were killed"),
+        "{}",
+        output.content
+    );
+    assert!(
+        output.content.ends_with("exit code: 0"),
+        "{}",
+        output.content
+    );
+    assert!(wait_until_gone(read_pid(&project, "bg.pid")));
+}
+
+#[test]
+fn a_background_process_with_its_own_output_survives() {
+    let project = Project::new();
+    let text = project.ok(
+        "bash",
+        &json!({ "command": "sleep 30 > /dev/null 2>&1 & echo $! > bg.pid" }),
+    );
+    assert_eq!(text, "(no output)\nexit code: 0");
+    let pid = read_pid(&project, "bg.pid");
+    assert!(
+        !process_gone(pid),
+        "a properly detached background job should be left running"
+    );
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+}
+
+#[test]
+fn long_output_keeps_head_and_tail() {
+    let project = Project::with_config(ToolConfig {
+        output_max_chars: 1000,
+        ..ToolConfig::default()
+    });
+    let text = project.ok("bash", &json!({ "command": "seq 1 100000" }));
+    assert!(text.starts_with("1\n2\n3\n"), "{}", &text[..50]);
+    assert!(
+        text.ends_with("99999\n100000\nexit code: 0"),
+        "{}",
+        &text[text.len() - 50..]
+    );
+    assert!(text.contains(" chars omitted …]"), "no marker");
+    assert!(
+        text.chars().count() < 1100,
+        "{} chars",
+        text.chars().count()
+    );
+    let full: usize = (1..=100_000).map(|n: u32| n.to_string().len() + 1).sum();
+    let marker = text.split("[… ").nth(1).unwrap().split(' ').next().unwrap();
+    assert_eq!(
+        marker.parse::<usize>().unwrap(),
+        full - 1000,
+        "the marker counts exactly what was cut"
+    );
+}
+
+#[test]
+fn timeout_requests_are_bounded() {
+    let project = Project::new();
+    assert!(
+        project
+            .err("bash", &json!({ "command": "true", "timeout_secs": 0 }))
+            .contains("at least 1")
+    );
+    assert!(
+        project
+            .err("bash", &json!({ "command": "  " }))
+            .contains("command is empty")
+    );
+}
+
+/// Runs `secret_env_is_hidden_in_child` in a child test process whose environment holds
+/// secrets: the test process itself cannot set variables (that needs `unsafe`).
+#[test]
+fn secret_env_is_hidden() {
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "bash::secret_env_is_hidden_in_child",
+            "--exact",
+            "--ignored",
+            "--quiet",
+        ])
+        .env("MY_API_KEY", "sk-leak-1")
+        .env("github_token", "ghp-leak-2")
+        .env("DB_PASSWORD", "leak-3")
+        .env("BATON_VISIBLE_MARKER", "visible")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "child test failed:\n{report}\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(
+        report.contains("1 passed"),
+        "the child test did not run:\n{report}"
+    );
+}
+
+#[test]
+#[ignore = "run by secret_env_is_hidden with secrets in its environment"]
+fn secret_env_is_hidden_in_child() {
+    assert_eq!(
+        std::env::var("MY_API_KEY").as_deref(),
+        Ok("sk-leak-1"),
+        "run through secret_env_is_hidden"
+    );
+    let project = Project::new();
+    let env = project.ok("bash", &json!({ "command": "env" }));
+    assert!(
+        env.contains("BATON_VISIBLE_MARKER=visible"),
+        "the environment is otherwise inherited"
+    );
+    for leaked in [
+        "sk-leak-1",
+        "ghp-leak-2",
+        "leak-3",
+        "MY_API_KEY",
+        "github_token",
+    ] {
+        assert!(!env.contains(leaked), "{leaked} visible to bash");
+    }
+}
