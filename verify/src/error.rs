@@ -122,6 +122,17 @@ pub enum VerifyError {
         timeout_ms: u64,
     },
 
+    /// A browser tool's step did not succeed in the page.
+    #[error("{action}: expected {expected}; found {found}")]
+    Action {
+        /// The step, such as `click "#add"`.
+        action: String,
+        /// What it needed.
+        expected: String,
+        /// What the page showed last.
+        found: String,
+    },
+
     /// A browser tool was given an argument it cannot use.
     #[error("{0}")]
     InvalidInput(String),

@@ -3,16 +3,25 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod app;
+pub mod bench;
+mod browser;
 mod check;
 mod error;
 mod feature_list;
 mod integrity;
+mod runner;
+mod session;
+mod verify;
 
 pub use app::{RunningApp, start_app};
+pub use browser::BrowserOptions;
 pub use check::{Check, ExpectText, TextMatch, WaitFor};
 pub use error::VerifyError;
 pub use feature_list::{AppConfig, Feature, FeatureList};
 pub use integrity::{FeatureField, PassesPolicy, Violation, check_integrity};
+pub use runner::{ActionFailure, BrowserRunner, FeatureResult, Outcome};
+pub use session::BrowserSession;
+pub use verify::{VerifyReport, evidence_root, new_run_name, verify_features};
 
 /// The JSON Schema (draft 2020-12) of `feature_list.json`, for prompts and editors.
 pub fn json_schema() -> &'static str {

@@ -1,0 +1,497 @@
+//! One browser tab driven step by step: navigation that waits for the page's load event,
+//! real mouse and keyboard input, JSON probes evaluated in the page, screenshots, and the
+//! console messages and uncaught exceptions the page produced (including during load).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use headless_chrome::Tab;
+use headless_chrome::browser::tab::point::Point;
+use headless_chrome::protocol::cdp::Page as Cdp;
+use headless_chrome::protocol::cdp::Runtime;
+use headless_chrome::protocol::cdp::types::Event;
+use serde_json::Value;
+
+use super::{BrowserOptions, scripts, within};
+use crate::error::VerifyError;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+const MAX_CONSOLE_ENTRIES: usize = 500;
+
+/// A step that did not succeed: what it wanted and what the page showed last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepError {
+    pub expected: String,
+    pub found: String,
+}
+
+impl StepError {
+    pub(crate) fn new(expected: impl Into<String>, found: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}
+
+/// One outcome of a retried probe.
+pub(crate) enum Attempt<T> {
+    /// The condition holds.
+    Done(T),
+    /// Not yet; this is what was found.
+    Again(String),
+    /// Retrying cannot help (bad selector, wrong element type).
+    Fatal(String),
+}
+
+/// A console message or uncaught exception.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConsoleEntry {
+    /// `error`, `warning`, `log`, ..., `exception` or `dialog`.
+    pub level: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct PageEvents {
+    console: Vec<ConsoleEntry>,
+    loaded: Vec<String>,
+    dom_ready: Vec<String>,
+    load_count: u64,
+}
+
+pub(crate) struct Page {
+    tab: Arc<Tab>,
+    events: Arc<Mutex<PageEvents>>,
+    pub(crate) action_timeout: Duration,
+    navigation_timeout: Duration,
+}
+
+impl Page {
+    /// Start listening to the tab's console and lifecycle before anything is loaded in it.
+    pub(crate) fn attach(tab: Arc<Tab>, opts: &BrowserOptions) -> Result<Self, VerifyError> {
+        let events = Arc::new(Mutex::new(PageEvents::default()));
+        let main_frame = tab.get_target_id().clone();
+        let weak_tab = Arc::downgrade(&tab);
+        let sink = Arc::clone(&events);
+        tab.add_event_listener(Arc::new(move |event: &Event| {
+            record_event(event, &main_frame, &sink, &weak_tab);
+        }))
+        .map_err(VerifyError::browser)?;
+        let runtime_tab = Arc::clone(&tab);
+        within(
+            "enabling the page runtime",
+            opts.navigation_timeout,
+            move || {
+                runtime_tab
+                    .enable_runtime()
+                    .map(|_| ())
+                    .map_err(|error| format!("{error:#}"))
+            },
+        )?
+        .map_err(|detail| VerifyError::Browser { detail })?;
+        Ok(Self {
+            tab,
+            events,
+            action_timeout: opts.action_timeout,
+            navigation_timeout: opts.navigation_timeout,
+        })
+    }
+
+    fn lock_events(&self) -> std::sync::MutexGuard<'_, PageEvents> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run one call on the tab within `timeout`.
+    fn call<T: Send + 'static>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        work: impl FnOnce(&Tab) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let tab = Arc::clone(&self.tab);
+        match within(what, timeout, move || work(&tab)) {
+            Ok(result) => result,
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Evaluate an expression and return its JSON value; `Err(Fatal)` for a script exception.
+    pub(crate) fn eval(&self, expression: &str, timeout: Duration) -> Attempt<Value> {
+        let expression = expression.to_owned();
+        let answer = self.call("evaluating a probe in the page", timeout, move |tab| {
+            tab.call_method(evaluate(expression))
+                .map_err(|error| format!("{error:#}"))
+        });
+        match answer {
+            Ok(answer) => match answer.exception_details {
+                Some(details) => Attempt::Fatal(exception_text(&details)),
+                None => Attempt::Done(answer.result.value.unwrap_or(Value::Null)),
+            },
+            // Evaluations during a navigation fail until the new document exists: retry.
+            Err(detail) => Attempt::Again(format!("the page did not answer: {detail}")),
+        }
+    }
+
+    /// Retry `attempt` every few milliseconds until it is done, fatal, or `timeout` has passed.
+    pub(crate) fn retry<T>(
+        &self,
+        timeout: Duration,
+        mut attempt: impl FnMut(&Self, Duration) -> Attempt<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
+            match attempt(self, remaining) {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Fatal(found) => return Err(found),
+                Attempt::Again(found) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(found);
+                    }
+                    std::thread::sleep(POLL_INTERVAL.min(deadline - now));
+                }
+            }
+        }
+    }
+
+    /// Evaluate a probe repeatedly until its `ready` field is true.
+    fn retry_probe(&self, script: &str, timeout: Duration) -> Result<Value, String> {
+        self.retry(timeout, |page, remaining| {
+            match page.eval(script, remaining) {
+                Attempt::Done(value) if value["ready"] == true => Attempt::Done(value),
+                Attempt::Done(value) => {
+                    let why = value["why"].as_str().unwrap_or("not ready").to_owned();
+                    if value["fatal"] == true {
+                        Attempt::Fatal(why)
+                    } else {
+                        Attempt::Again(why)
+                    }
+                }
+                Attempt::Again(found) => Attempt::Again(found),
+                Attempt::Fatal(found) => Attempt::Fatal(found),
+            }
+        })
+    }
+
+    /// Navigate and wait for the new document's load event (DOMContentLoaded is enough when
+    /// a slow subresource holds `load` back past the timeout).
+    pub(crate) fn goto(&self, url: &str) -> Result<(), StepError> {
+        let expected = format!("{url} loads");
+        let target = url.to_owned();
+        let timeout = self.navigation_timeout;
+        let deadline = Instant::now() + timeout;
+        let navigated = self
+            .call("navigating", timeout, move |tab| {
+                tab.call_method(Cdp::Navigate {
+                    url: target,
+                    referrer: None,
+                    transition_Type: None,
+                    frame_id: None,
+                    referrer_policy: None,
+                })
+                .map_err(|error| format!("{error:#}"))
+            })
+            .map_err(|found| StepError::new(&expected, found))?;
+        if let Some(error_text) = navigated.error_text {
+            return Err(StepError::new(
+                expected,
+                format!("navigation failed: {error_text}"),
+            ));
+        }
+        // Same-document navigations (a new #hash) have no loader and no load event.
+        let Some(loader) = navigated.loader_id else {
+            return Ok(());
+        };
+        self.wait_for_load(
+            deadline,
+            |events| events.loaded.contains(&loader),
+            |events| events.dom_ready.contains(&loader),
+        )
+        .map_err(|found| StepError::new(expected, found))
+    }
+
+    /// Reload and wait for the next load event of the main frame.
+    pub(crate) fn reload(&self) -> Result<(), StepError> {
+        let expected = "the page reloads";
+        let deadline = Instant::now() + self.navigation_timeout;
+        let before = self.lock_events().load_count;
+        self.call("reloading", self.navigation_timeout, |tab| {
+            tab.reload(false, None)
+                .map(|_| ())
+                .map_err(|error| format!("{error:#}"))
+        })
+        .map_err(|found| StepError::new(expected, found))?;
+        self.wait_for_load(deadline, |events| events.load_count > before, |_| false)
+            .map_err(|found| StepError::new(expected, found))
+    }
+
+    fn wait_for_load(
+        &self,
+        deadline: Instant,
+        loaded: impl Fn(&PageEvents) -> bool,
+        interactive: impl Fn(&PageEvents) -> bool,
+    ) -> Result<(), String> {
+        loop {
+            {
+                let events = self.lock_events();
+                if loaded(&events) {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    return if interactive(&events) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "no load event within {} ms",
+                            self.navigation_timeout.as_millis()
+                        ))
+                    };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Click the centre of the first visible match with real mouse events.
+    pub(crate) fn click(&self, selector: &str) -> Result<(), StepError> {
+        let expected = format!("a clickable element matching {selector:?}");
+        let target = self
+            .retry_probe(&scripts::click_target(selector), self.action_timeout)
+            .map_err(|found| StepError::new(&expected, found))?;
+        let point = Point {
+            x: target["x"].as_f64().unwrap_or_default(),
+            y: target["y"].as_f64().unwrap_or_default(),
+        };
+        self.call("clicking", self.action_timeout, move |tab| {
+            tab.click_point(point)
+                .map(|_| ())
+                .map_err(|error| format!("{error:#}"))
+        })
+        .map_err(|found| StepError::new(expected, found))
+    }
+
+    /// Replace the content of the first visible editable match by typing `text`.
+    pub(crate) fn fill(&self, selector: &str, text: &str) -> Result<(), StepError> {
+        let expected = format!("an editable element matching {selector:?}");
+        let prepared = self
+            .retry_probe(&scripts::prepare_fill(selector, text), self.action_timeout)
+            .map_err(|found| StepError::new(&expected, found))?;
+        if prepared["done"] == true {
+            return Ok(());
+        }
+        let text = text.to_owned();
+        self.call("typing", self.action_timeout, move |tab| {
+            let typed = if text.is_empty() {
+                tab.press_key("Backspace")
+            } else {
+                tab.send_character(&text)
+            };
+            typed.map(|_| ()).map_err(|error| format!("{error:#}"))
+        })
+        .map_err(|found| StepError::new(expected, found))
+    }
+
+    /// Press a key in the first visible match, or in whatever has focus.
+    pub(crate) fn press(&self, selector: Option<&str>, key: &str) -> Result<(), StepError> {
+        let expected = format!("key {key:?} pressed");
+        if let Some(selector) = selector {
+            self.retry_probe(&scripts::focus(selector), self.action_timeout)
+                .map_err(|found| {
+                    StepError::new(format!("a visible element matching {selector:?}"), found)
+                })?;
+        }
+        let key_name = key.to_owned();
+        self.call("pressing a key", self.action_timeout, move |tab| {
+            tab.press_key(&key_name).map(|_| ()).map_err(|error| {
+                format!("{error:#} (use DOM key names such as Enter, Escape, Tab, ArrowDown, a)")
+            })
+        })
+        .map_err(|found| StepError::new(expected, found))
+    }
+
+    /// Choose an option of the first visible `<select>` match by value or label.
+    pub(crate) fn select(&self, selector: &str, value: &str) -> Result<(), StepError> {
+        self.retry_probe(
+            &scripts::select_option(selector, value),
+            self.action_timeout,
+        )
+        .map(|_| ())
+        .map_err(|found| StepError::new(format!("option {value:?} chosen in {selector:?}"), found))
+    }
+
+    /// Save a PNG of the viewport.
+    pub(crate) fn screenshot(&self, path: &Path) -> Result<PathBuf, StepError> {
+        let expected = format!("a screenshot saved to {}", path.display());
+        let png = self
+            .call("taking a screenshot", self.navigation_timeout, |tab| {
+                tab.capture_screenshot(Cdp::CaptureScreenshotFormatOption::Png, None, None, true)
+                    .map_err(|error| format!("{error:#}"))
+            })
+            .map_err(|found| StepError::new(&expected, found))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| StepError::new(&expected, error.to_string()))?;
+        }
+        std::fs::write(path, png).map_err(|error| StepError::new(&expected, error.to_string()))?;
+        Ok(path.to_path_buf())
+    }
+
+    /// The first match's (or the body's) visible text, capped at `cap` characters.
+    pub(crate) fn visible_text(
+        &self,
+        selector: Option<&str>,
+        cap: usize,
+    ) -> Result<String, StepError> {
+        let expected = match selector {
+            Some(selector) => format!("an element matching {selector:?}"),
+            None => "a page body".to_owned(),
+        };
+        let value = self
+            .retry(self.action_timeout, |page, remaining| {
+                match page.eval(&scripts::visible_text(selector, cap), remaining) {
+                    Attempt::Done(value) if value["found"] == true => Attempt::Done(value),
+                    Attempt::Done(_) => Attempt::Again("no element matches".to_owned()),
+                    other => other,
+                }
+            })
+            .map_err(|found| StepError::new(&expected, found))?;
+        let mut text = value["text"].as_str().unwrap_or_default().to_owned();
+        let total = value["total"].as_u64().unwrap_or_default();
+        if total > cap as u64 {
+            text.push_str(&format!(
+                "\n… ({total} characters in all, first {cap} shown)"
+            ));
+        }
+        Ok(text)
+    }
+
+    /// The document title.
+    pub(crate) fn title(&self) -> String {
+        match self.eval("document.title", self.action_timeout) {
+            Attempt::Done(Value::String(title)) => title,
+            _ => String::new(),
+        }
+    }
+
+    /// Every console message and uncaught exception so far.
+    pub(crate) fn console(&self) -> Vec<ConsoleEntry> {
+        self.lock_events().console.clone()
+    }
+
+    /// `console.error` calls and uncaught exceptions so far.
+    pub(crate) fn console_errors(&self) -> Vec<String> {
+        self.lock_events()
+            .console
+            .iter()
+            .filter(|entry| entry.level == "error" || entry.level == "exception")
+            .map(|entry| entry.text.clone())
+            .collect()
+    }
+
+    /// Close the tab, giving up after the action timeout.
+    pub(crate) fn close(self) {
+        let _ = self.call("closing the tab", self.action_timeout, |tab| {
+            tab.close(false)
+                .map(|_| ())
+                .map_err(|error| format!("{error:#}"))
+        });
+    }
+}
+
+fn evaluate(expression: String) -> Runtime::Evaluate {
+    Runtime::Evaluate {
+        expression,
+        object_group: None,
+        include_command_line_api: None,
+        silent: Some(true),
+        context_id: None,
+        return_by_value: Some(true),
+        generate_preview: None,
+        user_gesture: Some(true),
+        await_promise: Some(false),
+        throw_on_side_effect: None,
+        timeout: None,
+        disable_breaks: None,
+        repl_mode: None,
+        allow_unsafe_eval_blocked_by_csp: None,
+        unique_context_id: None,
+        serialization_options: None,
+    }
+}
+
+fn exception_text(details: &Runtime::ExceptionDetails) -> String {
+    details
+        .exception
+        .as_ref()
+        .and_then(|exception| exception.description.clone())
+        .map_or_else(
+            || details.text.clone(),
+            |description| description.lines().next().unwrap_or_default().to_owned(),
+        )
+}
+
+fn remote_object_text(object: &Runtime::RemoteObject) -> String {
+    match &object.value {
+        Some(Value::String(text)) => text.clone(),
+        Some(value) => value.to_string(),
+        None => object
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", object.Type).to_lowercase()),
+    }
+}
+
+fn record_event(event: &Event, main_frame: &str, sink: &Mutex<PageEvents>, tab: &Weak<Tab>) {
+    let mut events = sink.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut push = |level: &str, text: String| {
+        if events.console.len() < MAX_CONSOLE_ENTRIES {
+            events.console.push(ConsoleEntry {
+                level: level.to_owned(),
+                text,
+            });
+        }
+    };
+    match event {
+        Event::RuntimeConsoleAPICalled(call) => {
+            let text: Vec<String> = call.params.args.iter().map(remote_object_text).collect();
+            let level = serde_json::to_value(&call.params.Type)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "log".to_owned());
+            push(&level, text.join(" "));
+        }
+        Event::RuntimeExceptionThrown(thrown) => {
+            push(
+                "exception",
+                exception_text(&thrown.params.exception_details),
+            );
+        }
+        Event::PageJavascriptDialogOpening(dialog) => {
+            push("dialog", dialog.params.message.clone());
+            drop(events);
+            // An open alert() blocks every script in the page; accept it so checks go on.
+            if let Some(tab) = tab.upgrade() {
+                let _ = tab.call_method(Cdp::HandleJavaScriptDialog {
+                    accept: true,
+                    prompt_text: None,
+                });
+            }
+        }
+        Event::PageLifecycleEvent(lifecycle) if lifecycle.params.frame_id == main_frame => {
+            match lifecycle.params.name.as_str() {
+                "load" => {
+                    events.loaded.push(lifecycle.params.loader_id.clone());
+                    events.load_count += 1;
+                }
+                "DOMContentLoaded" => events.dom_ready.push(lifecycle.params.loader_id.clone()),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
