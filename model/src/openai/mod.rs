@@ -37,7 +37,7 @@ impl OpenAiSettings {
             base_url: base_url.into(),
             api_key: None,
             model: model.into(),
-            request_timeout: Duration::from_secs(600),
+            request_timeout: Duration::from_mins(10),
             retry: RetryPolicy::default(),
         }
     }

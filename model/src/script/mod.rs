@@ -224,7 +224,8 @@ fn resolve_includes(value: &mut Value, base: &Path, at: &mut String) -> Result<(
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = at.len();
-                at.push_str(&format!("/{i}"));
+                at.push('/');
+                at.push_str(&i.to_string());
                 resolve_includes(item, base, at)?;
                 at.truncate(len);
             }
@@ -260,13 +261,13 @@ fn read_include(rel: &str, base: &Path) -> Result<String, String> {
     }
     let full: PathBuf = base.join(rel_path);
     // A symlink inside the folder may still point outside it.
-    let real = full
+    let resolved = full
         .canonicalize()
         .map_err(|e| format!("cannot read included file {}: {e}", full.display()))?;
-    if !real.starts_with(base) {
+    if !resolved.starts_with(base) {
         return Err(refuse());
     }
-    std::fs::read_to_string(&real)
+    std::fs::read_to_string(&resolved)
         .map_err(|e| format!("cannot read included file {}: {e}", full.display()))
 }
 
