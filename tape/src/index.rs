@@ -1,0 +1,355 @@
+//! The checkpoint index beside a tape: for every checkpoint and rewind, its sequence
+//! number, step, byte span on the tape and parent (or target). It lets "state at step N"
+//! read only the nearest full state and the deltas after it. The index is a cache: it is
+//! checked against the tape on load and rebuilt from the tape when missing, stale or corrupt.
+//!
+//! Text format, one entry per line after `baton-index 1 <tape created>`:
+//! `F|D|R <seq> <step> <offset> <len> <parent|target|->` (F full, D delta, R rewind).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use crate::delta::apply_in_place;
+use crate::error::{Result, TapeError};
+use crate::ids::{CheckpointId, StepNo};
+use crate::paths::{ThreadPaths, open_private};
+use crate::record::{Kind, Record, RecordHead, SnapshotRef, StateBlob};
+use crate::tape::{At, Tape, parse_header};
+
+const INDEX_MAGIC: &str = "baton-index 1";
+
+/// What an index entry points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Full,
+    Delta,
+    Rewind,
+}
+
+/// One checkpoint or rewind on the tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub kind: EntryKind,
+    pub seq: u64,
+    pub step: u64,
+    pub offset: u64,
+    pub len: u64,
+    /// Parent checkpoint (F/D) or rewind target (R).
+    pub link: Option<u64>,
+}
+
+impl Entry {
+    fn line(&self) -> String {
+        let kind = match self.kind {
+            EntryKind::Full => 'F',
+            EntryKind::Delta => 'D',
+            EntryKind::Rewind => 'R',
+        };
+        let link = self.link.map_or_else(|| "-".to_owned(), |l| l.to_string());
+        format!("{kind} {} {} {} {} {link}\n", self.seq, self.step, self.offset, self.len)
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.split(' ');
+        let kind = match parts.next()? {
+            "F" => EntryKind::Full,
+            "D" => EntryKind::Delta,
+            "R" => EntryKind::Rewind,
+            _ => return None,
+        };
+        let mut number = || parts.next()?.parse::<u64>().ok();
+        let (seq, step, offset, len) = (number()?, number()?, number()?, number()?);
+        let link = match parts.next()? {
+            "-" => None,
+            n => Some(n.parse().ok()?),
+        };
+        Some(Self { kind, seq, step, offset, len, link })
+    }
+}
+
+/// The chain behind one state, for the writer's full-snapshot policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChainStats {
+    /// Deltas since the nearest full state.
+    pub deltas: usize,
+    /// Bytes of those deltas' lines.
+    pub delta_bytes: u64,
+}
+
+/// Checkpoint positions of one tape.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TapeIndex {
+    entries: Vec<Entry>,
+    by_seq: HashMap<u64, usize>,
+    head: Option<u64>,
+    /// Where the last entry's line ends on the tape.
+    covered: u64,
+}
+
+impl TapeIndex {
+    pub fn push(&mut self, entry: Entry) {
+        self.head = match entry.kind {
+            EntryKind::Rewind => entry.link,
+            EntryKind::Full | EntryKind::Delta => Some(entry.seq),
+        };
+        self.covered = entry.offset + entry.len;
+        self.by_seq.insert(entry.seq, self.entries.len());
+        self.entries.push(entry);
+    }
+
+    pub fn head(&self) -> Option<CheckpointId> {
+        self.head.map(CheckpointId)
+    }
+
+    pub fn checkpoint(&self, id: CheckpointId) -> Result<&Entry> {
+        self.by_seq
+            .get(&id.0)
+            .map(|&i| &self.entries[i])
+            .filter(|e| e.kind != EntryKind::Rewind)
+            .ok_or(TapeError::UnknownCheckpoint { id })
+    }
+
+    /// The index of a tape already in memory.
+    pub fn from_tape<E>(tape: &Tape<E>) -> Self {
+        let mut index = Self { covered: tape.header_len(), ..Self::default() };
+        for (record, &(offset, len)) in tape.records().iter().zip(tape.spans()) {
+            let (kind, link) = match &record.body {
+                crate::record::Body::Event(_) => continue,
+                crate::record::Body::Checkpoint(cp) => match cp.state {
+                    StateBlob::Full(_) => (EntryKind::Full, cp.parent.map(|p| p.0)),
+                    StateBlob::Delta(_) => (EntryKind::Delta, cp.parent.map(|p| p.0)),
+                },
+                crate::record::Body::Rewind(r) => (EntryKind::Rewind, Some(r.to.0)),
+            };
+            index.push(Entry { kind, seq: record.seq.0, step: record.step.0, offset, len, link });
+        }
+        index
+    }
+
+    /// The file contents for this index.
+    fn render(&self, created: &str) -> String {
+        let mut out = format!("{INDEX_MAGIC} {created}\n");
+        for entry in &self.entries {
+            out.push_str(&entry.line());
+        }
+        out
+    }
+
+    /// Replaces the index file atomically (write a temporary file, rename).
+    pub fn write(&self, path: &Path, created: &str) -> Result<()> {
+        let tmp = path.with_extension("tmp");
+        let mut file = open_private(&tmp, false, true)?;
+        file.write_all(self.render(created).as_bytes()).map_err(TapeError::io("write index", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(TapeError::io("replace index", path))
+    }
+
+    /// The checkpoint `at` names, on the live branch for a step.
+    pub fn resolve(&self, at: At) -> Result<CheckpointId> {
+        match at {
+            At::Checkpoint(id) => self.checkpoint(id).map(|_| id),
+            At::Step(step) => {
+                let mut next = self.head;
+                while let Some(seq) = next {
+                    let entry = self.checkpoint(CheckpointId(seq))?;
+                    if entry.step <= step.0 {
+                        return Ok(CheckpointId(seq));
+                    }
+                    next = entry.link;
+                }
+                Err(TapeError::NoCheckpointAtStep { step })
+            }
+        }
+    }
+
+    /// Entries from checkpoint `id` back to the nearest full state (target first).
+    fn chain(&self, id: CheckpointId) -> Result<Vec<Entry>> {
+        let mut chain = Vec::new();
+        let mut entry = *self.checkpoint(id)?;
+        loop {
+            chain.push(entry);
+            match (entry.kind, entry.link) {
+                (EntryKind::Full, _) => return Ok(chain),
+                (_, Some(parent)) => entry = *self.checkpoint(CheckpointId(parent))?,
+                (_, None) => return Err(TapeError::UnknownCheckpoint { id: CheckpointId(entry.seq) }),
+            }
+        }
+    }
+
+    pub fn chain_stats(&self, id: CheckpointId) -> Result<ChainStats> {
+        let chain = self.chain(id)?;
+        let deltas = &chain[..chain.len() - 1];
+        Ok(ChainStats { deltas: deltas.len(), delta_bytes: deltas.iter().map(|e| e.len).sum() })
+    }
+
+    /// Reads the state at checkpoint `id` from the tape: one read covering the nearest
+    /// full state and the deltas after it, parsing only those lines.
+    pub fn load_state(&self, tape: &Path, id: CheckpointId) -> Result<LoadedState> {
+        let chain = self.chain(id)?;
+        let start = chain.iter().map(|e| e.offset).min().unwrap_or(0);
+        let end = chain.iter().map(|e| e.offset + e.len).max().unwrap_or(0);
+        let mut buf = vec![0; (end - start) as usize];
+        let mut file = File::open(tape).map_err(TapeError::io("open tape", tape))?;
+        file.seek(SeekFrom::Start(start)).map_err(TapeError::io("seek tape", tape))?;
+        file.read_exact(&mut buf).map_err(TapeError::io("read tape", tape))?;
+        let stale = || TapeError::Corrupt {
+            path: tape.to_path_buf(),
+            line: 0,
+            reason: "the index points at a record that is not there; delete the index file to rebuild it".into(),
+        };
+        let mut state = Value::Null;
+        let mut snapshot = None;
+        for (i, entry) in chain.iter().rev().enumerate() {
+            let at = (entry.offset - start) as usize;
+            let line = &buf[at..at + entry.len as usize];
+            let record: Record<IgnoredAny> = serde_json::from_slice(line).map_err(|_| stale())?;
+            let Some(cp) = record.checkpoint().filter(|cp| cp.id.0 == entry.seq) else { return Err(stale()) };
+            match (&cp.state, i) {
+                (StateBlob::Full(full), 0) => state = full.clone(),
+                (StateBlob::Delta(delta), 1..) => apply_in_place(&mut state, delta)?,
+                _ => return Err(stale()),
+            }
+            snapshot.clone_from(&cp.snapshot);
+        }
+        let deltas = &chain[..chain.len() - 1];
+        let stats = ChainStats { deltas: deltas.len(), delta_bytes: deltas.iter().map(|e| e.len).sum() };
+        Ok(LoadedState { state, snapshot, step: StepNo(chain[0].step), stats })
+    }
+
+    /// Loads the index file of `paths`, checking it against the tape; rebuilds it (and
+    /// rewrites the file) when it is missing, corrupt or stale.
+    pub fn load_or_rebuild(paths: &ThreadPaths) -> Result<Self> {
+        let mut tape = File::open(&paths.tape).map_err(TapeError::io("open tape", &paths.tape))?;
+        let tape_len = tape.metadata().map_err(TapeError::io("stat tape", &paths.tape))?.len();
+        let mut head = vec![0; 4096.min(tape_len as usize)];
+        tape.read_exact(&mut head).map_err(TapeError::io("read tape", &paths.tape))?;
+        let (header, header_len) = parse_header(&paths.tape, &head).or_else(|_| {
+            // A header longer than 4 KiB (big `meta`): read the whole file once.
+            let all = std::fs::read(&paths.tape).map_err(TapeError::io("read tape", &paths.tape))?;
+            parse_header(&paths.tape, &all)
+        })?;
+        let created = header.created.to_rfc3339();
+        let text = std::fs::read_to_string(&paths.index).unwrap_or_default();
+        let loaded = Self::parse(&text, &created, header_len, tape_len)
+            .filter(|index| index.last_entry_matches(&mut tape));
+        let (mut index, complete) = match loaded {
+            Some(index) => (index, true),
+            None => (Self { covered: header_len, ..Self::default() }, false),
+        };
+        let added = index.scan_tail(&mut tape, tape_len, &paths.tape)?;
+        if !complete || added > 0 {
+            tracing::debug!(index = %paths.index.display(), "checkpoint index rebuilt from the tape");
+            index.write(&paths.index, &created)?;
+        }
+        Ok(index)
+    }
+
+    fn parse(text: &str, created: &str, header_len: u64, tape_len: u64) -> Option<Self> {
+        let mut lines = text.lines();
+        let first = lines.next()?;
+        if first.strip_prefix(INDEX_MAGIC)?.trim() != created {
+            return None;
+        }
+        let mut index = Self { covered: header_len, ..Self::default() };
+        for line in lines {
+            let entry = Entry::parse(line)?;
+            let ordered = entry.offset >= index.covered && entry.offset + entry.len <= tape_len;
+            let linked = match (entry.kind, entry.link) {
+                (EntryKind::Delta | EntryKind::Rewind, None) => false,
+                (_, Some(link)) => index.checkpoint(CheckpointId(link)).is_ok(),
+                (EntryKind::Full, None) => true,
+            };
+            if !ordered || !linked {
+                return None;
+            }
+            index.push(entry);
+        }
+        Some(index)
+    }
+
+    /// Spot check: the last entry's span holds that record on the tape.
+    fn last_entry_matches(&self, tape: &mut File) -> bool {
+        let Some(last) = self.entries.last() else { return true };
+        let mut line = vec![0; last.len as usize];
+        tape.seek(SeekFrom::Start(last.offset)).is_ok()
+            && tape.read_exact(&mut line).is_ok()
+            && line.last() == Some(&b'\n')
+            && serde_json::from_slice::<RecordHead>(&line).is_ok_and(|h| h.seq.0 == last.seq)
+    }
+
+    /// Adds the checkpoints and rewinds written after the last indexed one (a crash
+    /// between the tape's fsync and the index write leaves them out). Stops at a torn tail.
+    fn scan_tail(&mut self, tape: &mut File, tape_len: u64, path: &Path) -> Result<usize> {
+        let mut rest = Vec::with_capacity((tape_len - self.covered) as usize);
+        tape.seek(SeekFrom::Start(self.covered)).map_err(TapeError::io("seek tape", path))?;
+        tape.read_to_end(&mut rest).map_err(TapeError::io("read tape", path))?;
+        let mut offset = self.covered;
+        let mut added = 0;
+        for line in rest.split_inclusive(|&b| b == b'\n') {
+            let Some(body) = line.strip_suffix(b"\n") else { break };
+            let Ok(head) = serde_json::from_slice::<RecordHead>(body) else { break };
+            let len = line.len() as u64;
+            let (kind, link) = match head.t {
+                Kind::Event => (None, None),
+                Kind::Checkpoint if head.full.is_some() => (Some(EntryKind::Full), head.p),
+                Kind::Checkpoint => (Some(EntryKind::Delta), head.p),
+                Kind::Rewind => (Some(EntryKind::Rewind), head.to),
+            };
+            if let Some(kind) = kind {
+                let link = link.map(|l| l.0);
+                self.push(Entry { kind, seq: head.seq.0, step: head.step.0, offset, len, link });
+                added += 1;
+            }
+            offset += len;
+        }
+        Ok(added)
+    }
+
+    /// Appends one entry to the index file (not fsynced: the index is rebuildable).
+    pub fn append_to_file(file: &mut File, path: &Path, entry: &Entry) -> Result<()> {
+        file.write_all(entry.line().as_bytes()).map_err(TapeError::io("write index", path))
+    }
+}
+
+/// A state read back from the tape.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedState {
+    pub state: Value,
+    pub snapshot: Option<SnapshotRef>,
+    pub step: StepNo,
+    pub stats: ChainStats,
+}
+
+/// Reads states of a thread through its index, without loading the whole tape.
+#[derive(Debug, Clone)]
+pub struct StateReader {
+    tape: std::path::PathBuf,
+    index: TapeIndex,
+}
+
+impl StateReader {
+    /// Loads (or rebuilds) the index of the thread at `paths`.
+    pub fn open(paths: &ThreadPaths) -> Result<Self> {
+        Ok(Self { tape: paths.tape.clone(), index: TapeIndex::load_or_rebuild(paths)? })
+    }
+
+    /// The head checkpoint (last checkpoint, or the target of the last rewind).
+    pub fn head(&self) -> Option<CheckpointId> {
+        self.index.head()
+    }
+
+    /// The checkpoint `at` names.
+    pub fn resolve(&self, at: impl Into<At>) -> Result<CheckpointId> {
+        self.index.resolve(at.into())
+    }
+
+    /// The thread state at a checkpoint or at a step of the live branch.
+    pub fn state_at(&self, at: impl Into<At>) -> Result<Value> {
+        let id = self.index.resolve(at.into())?;
+        Ok(self.index.load_state(&self.tape, id)?.state)
+    }
+}

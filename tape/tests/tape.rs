@@ -1,0 +1,290 @@
+//! Tape behaviour end to end: round trip, torn tails, middle corruption, versions,
+//! the checkpoint tree with rewinds, index rebuild, redaction on disk, locks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+
+use baton_tape::{
+    At, Body, CheckpointId, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter,
+    ThreadId, ThreadLock, ThreadPaths,
+};
+use serde_json::{Value, json};
+
+fn new_thread(project: &std::path::Path) -> (ThreadPaths, TapeWriter<Value>) {
+    let id = ThreadId::new("t-test").unwrap();
+    let paths = ThreadPaths::new(project, &id);
+    let header = TapeHeader::new(id, "two-agent", project.display().to_string());
+    let options = TapeOptions { append_only: vec!["/conversation".into()], ..TapeOptions::default() };
+    let writer = TapeWriter::create(&paths, &header, options).unwrap();
+    (paths, writer)
+}
+
+fn state(messages: u64, passing: bool) -> Value {
+    json!({
+        "conversation": (0..messages).map(|i| json!({"role": "user", "content": format!("message {i}")})).collect::<Vec<_>>(),
+        "features": [{"id": "F1", "passes": passing}],
+        "step": messages,
+    })
+}
+
+/// Writes steps 1..=n, each an event and a checkpoint; returns the checkpoint ids.
+fn write_steps(writer: &mut TapeWriter<Value>, range: std::ops::RangeInclusive<u64>) -> Vec<CheckpointId> {
+    range
+        .map(|step| {
+            writer.append(StepNo(step), json!({"kind": "model", "answer": step})).unwrap();
+            writer.checkpoint(StepNo(step), &state(step, step % 3 == 0), None).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn round_trip_events_and_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let ids = write_steps(&mut writer, 1..=20);
+    writer.append(StepNo(21), json!({"kind": "model", "answer": "pending"})).unwrap();
+    writer.sync().unwrap();
+    assert_eq!(writer.head().unwrap().state, state(20, false));
+    drop(writer);
+
+    let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert!(recovery.is_none());
+    assert_eq!(tape.header().thread.as_str(), "t-test");
+    assert_eq!(tape.records().len(), 41);
+    assert_eq!(tape.checkpoints().count(), 20);
+    for (i, id) in ids.iter().enumerate() {
+        let step = i as u64 + 1;
+        assert_eq!(tape.state_at(*id).unwrap(), state(step, step % 3 == 0));
+        assert_eq!(tape.state_at(StepNo(step)).unwrap(), state(step, step % 3 == 0));
+        let events = tape.events_after(*id).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].step, StepNo(step + 1));
+    }
+    assert_eq!(tape.tail_events().len(), 1);
+    assert_eq!(tape.tail_events()[0].event().unwrap()["answer"], "pending");
+    // The first checkpoint carries a full state; nearly all others are small deltas.
+    let fulls: Vec<bool> = tape.checkpoints().map(|cp| matches!(cp.state, StateBlob::Full(_))).collect();
+    assert!(fulls[0]);
+    assert!(fulls.iter().filter(|f| **f).count() <= 2, "{fulls:?}");
+
+    let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
+    let head = resumed.writer.head().unwrap();
+    assert_eq!(head.checkpoint, ids[19]);
+    assert_eq!(head.state, state(20, false));
+}
+
+#[test]
+fn torn_tail_is_reported_and_repaired_when_opened_for_writing() {
+    for tail in [&b"{\"seq\": 99, \"st"[..], b"\x00\xffgarbage\n{not json\n", b"{\"seq\":99}\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (paths, mut writer) = new_thread(dir.path());
+        write_steps(&mut writer, 1..=5);
+        drop(writer);
+        let good_len = fs::metadata(&paths.tape).unwrap().len();
+        OpenOptions::new().append(true).open(&paths.tape).unwrap().write_all(tail).unwrap();
+
+        let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
+        let recovery = recovery.expect("torn tail not reported");
+        assert_eq!(recovery.dropped_bytes, tail.len() as u64);
+        assert_eq!(recovery.kept_bytes, good_len);
+        assert_eq!(tape.checkpoints().count(), 5);
+        assert_eq!(fs::metadata(&paths.tape).unwrap().len(), good_len + tail.len() as u64, "read-only open truncated");
+
+        let mut resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
+        assert!(resumed.recovery.is_some());
+        assert_eq!(fs::metadata(&paths.tape).unwrap().len(), good_len);
+        write_steps(&mut resumed.writer, 6..=7);
+        drop(resumed);
+        let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
+        assert!(recovery.is_none());
+        assert_eq!(tape.state_at(StepNo(7)).unwrap(), state(7, false));
+    }
+}
+
+#[test]
+fn a_cut_last_line_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    write_steps(&mut writer, 1..=3);
+    drop(writer);
+    let len = fs::metadata(&paths.tape).unwrap().len();
+    OpenOptions::new().write(true).open(&paths.tape).unwrap().set_len(len - 10).unwrap();
+    let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert_eq!(recovery.unwrap().dropped_lines, 1);
+    assert_eq!(tape.checkpoints().count(), 2);
+}
+
+#[test]
+fn corruption_in_the_middle_is_an_error_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    write_steps(&mut writer, 1..=3);
+    drop(writer);
+    let text = fs::read_to_string(&paths.tape).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = "{ this is not a record";
+    fs::write(&paths.tape, lines.join("\n") + "\n").unwrap();
+    let err = Tape::<Value>::open(&paths.tape).unwrap_err();
+    assert!(matches!(err, TapeError::Corrupt { line: 4, .. }), "{err}");
+    assert!(err.to_string().contains("line 4"), "{err}");
+    assert!(TapeWriter::<Value>::open(&paths, TapeOptions::default()).is_err());
+    assert_eq!(fs::read_to_string(&paths.tape).unwrap(), lines.join("\n") + "\n", "the file was modified");
+}
+
+#[test]
+fn unknown_version_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tape.jsonl");
+    fs::write(&path, "{\"baton_tape\": 7, \"thread\": \"x\"}\n").unwrap();
+    let err = Tape::<Value>::open(&path).unwrap_err().to_string();
+    assert!(err.contains("version 7") && err.contains("reads version 1"), "{err}");
+    fs::write(&path, "not a tape\n").unwrap();
+    assert!(matches!(Tape::<Value>::open(&path), Err(TapeError::BadHeader { .. })));
+}
+
+#[test]
+fn rewind_keeps_the_abandoned_branch_and_follows_the_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let ids = write_steps(&mut writer, 1..=6);
+    let head = writer.rewind(ids[2]).unwrap();
+    assert_eq!(head.state, state(3, true));
+    assert_eq!(head.step, StepNo(3));
+    // A different future from step 3.
+    let alt = json!({"conversation": [], "features": [], "step": "alternative"});
+    let alt_id = writer.checkpoint(StepNo(4), &alt, None).unwrap();
+    drop(writer);
+
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert_eq!(tape.checkpoints().count(), 7, "abandoned checkpoints must stay on the tape");
+    assert!(tape.records().iter().any(|r| matches!(r.body, Body::Rewind(_))));
+    let live: Vec<CheckpointId> = tape.live_branch().iter().map(|cp| cp.id).collect();
+    assert_eq!(live, vec![ids[0], ids[1], ids[2], alt_id]);
+    assert_eq!(tape.head().unwrap().id, alt_id);
+    assert_eq!(tape.state_at(StepNo(4)).unwrap(), alt);
+    assert_eq!(tape.state_at(StepNo(6)).unwrap(), alt, "step 6 of the live branch is the alternative");
+    assert_eq!(tape.state_at(ids[5]).unwrap(), state(6, true), "abandoned states stay readable by id");
+    let reader = StateReader::open(&paths).unwrap();
+    assert_eq!(reader.state_at(StepNo(5)).unwrap(), alt);
+    assert_eq!(reader.state_at(StepNo(2)).unwrap(), state(2, false));
+    assert_eq!(reader.state_at(At::Checkpoint(ids[4])).unwrap(), state(5, false));
+
+    // Resuming after a rewind continues from the alternative.
+    let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
+    assert_eq!(resumed.writer.head().unwrap().checkpoint, alt_id);
+}
+
+#[test]
+fn index_is_rebuilt_when_missing_stale_or_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    write_steps(&mut writer, 1..=30);
+    drop(writer);
+    let original = fs::read_to_string(&paths.index).unwrap();
+
+    fs::remove_file(&paths.index).unwrap();
+    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(17)).unwrap(), state(17, false));
+    assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
+
+    // Stale: the last entries are missing (a crash between the tape's fsync and the index write).
+    let cut: Vec<&str> = original.lines().take(20).collect();
+    fs::write(&paths.index, cut.join("\n") + "\n").unwrap();
+    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(30)).unwrap(), state(30, true));
+    assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
+
+    // Corrupt: offsets pointing nowhere.
+    fs::write(&paths.index, original.replace(" 1 ", " 999999 ")).unwrap();
+    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(9)).unwrap(), state(9, true));
+    fs::write(&paths.index, "garbage").unwrap();
+    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(9)).unwrap(), state(9, true));
+}
+
+#[test]
+fn full_states_are_written_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = ThreadId::new("t-policy").unwrap();
+    let paths = ThreadPaths::new(dir.path(), &id);
+    let options = TapeOptions { max_delta_chain: 4, ..TapeOptions::default() };
+    let mut writer = TapeWriter::<Value>::create(&paths, &TapeHeader::new(id, "w", "p"), options).unwrap();
+    write_steps(&mut writer, 1..=10);
+    // A state replaced wholesale every step: the deltas weigh more than the state.
+    for step in 11..=20 {
+        writer.checkpoint(StepNo(step), &json!({"blob": "x".repeat(4000 + step as usize)}), None).unwrap();
+    }
+    drop(writer);
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+    let kinds: String =
+        tape.checkpoints().map(|cp| if matches!(cp.state, StateBlob::Full(_)) { 'F' } else { 'D' }).collect();
+    assert_eq!(&kinds[..10], "FDDDDFDDDD");
+    assert!(kinds[10..].matches('F').count() >= 3, "{kinds}");
+    for step in 1..=20 {
+        StateReader::open(&paths).unwrap().state_at(StepNo(step)).unwrap();
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_file() {
+    if std::env::var_os("BATON_TAPE_REDACTION_CHILD").is_none() {
+        // The environment can only be set for a child process (set_var is unsafe).
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "secrets_never_reach_the_file", "--nocapture", "--test-threads=1"])
+            .env("BATON_TAPE_REDACTION_CHILD", "1")
+            .env("MY_SERVICE_TOKEN", "tok-1234567890-env-secret")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    writer
+        .append(
+            StepNo(1),
+            json!({
+                "prompt": "use sk-proj-abcdefghijklmnopqrstuvwx please",
+                "headers": {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.payload"},
+                "tool_output": "export MY_SERVICE_TOKEN=tok-1234567890-env-secret",
+                "usage": {"prompt_tokens": 321},
+            }),
+        )
+        .unwrap();
+    let mut secret_state = state(1, false);
+    secret_state["settings"] = json!({"api_key": "plain-api-key-value"});
+    writer.checkpoint(StepNo(1), &secret_state, None).unwrap();
+    secret_state["settings"]["password"] = json!("hunter2hunter2");
+    writer.checkpoint(StepNo(2), &secret_state, None).unwrap();
+    drop(writer);
+    let text = fs::read_to_string(&paths.tape).unwrap();
+    for secret in ["sk-proj-abcdefghijklmnopqrstuvwx", "eyJhbGciOiJIUzI1NiJ9", "tok-1234567890-env-secret", "plain-api-key-value", "hunter2hunter2"] {
+        assert!(!text.contains(secret), "{secret} reached the tape:\n{text}");
+    }
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert_eq!(tape.records()[0].event().unwrap()["usage"]["prompt_tokens"], 321);
+    assert_eq!(tape.state_at(StepNo(2)).unwrap()["settings"]["password"], "[REDACTED]");
+}
+
+#[test]
+fn a_held_lock_refuses_a_second_runner_and_a_stale_one_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ThreadPaths::new(dir.path(), &ThreadId::new("t-lock").unwrap());
+    let lock = ThreadLock::acquire(&paths).unwrap();
+    let err = ThreadLock::acquire(&paths).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, TapeError::Locked { pid, .. } if pid == std::process::id() as i32));
+    assert!(text.contains("already being run by process") && text.contains("wait for it or stop it"), "{text}");
+    assert!(ThreadLock::holder(&paths).unwrap().unwrap().is_alive());
+    drop(lock);
+    assert!(!paths.lock.exists(), "lock not released on drop");
+
+    // A lock left by a process that is gone (kill -9).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id() as i32;
+    child.wait().unwrap();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let stale = json!({"pid": dead_pid, "host": host, "started": "2026-01-01T00:00:00Z"});
+    fs::write(&paths.lock, stale.to_string()).unwrap();
+    assert!(!ThreadLock::holder(&paths).unwrap().unwrap().is_alive(), "shows as interrupted");
+    let lock = ThreadLock::acquire(&paths).unwrap();
+    assert_eq!(lock.holder_info().pid, std::process::id() as i32);
+}
