@@ -25,8 +25,8 @@ impl Default for ToolConfig {
     fn default() -> Self {
         Self {
             read_max_bytes: 256 * 1024,
-            bash_timeout: Duration::from_secs(120),
-            bash_max_timeout: Duration::from_secs(600),
+            bash_timeout: Duration::from_mins(2),
+            bash_max_timeout: Duration::from_mins(10),
             output_max_chars: 30_000,
             grep_max_results: 200,
             glob_max_results: 1000,

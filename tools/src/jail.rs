@@ -83,8 +83,9 @@ impl Jail {
                 // target could be anywhere, so writing through it is refused.
                 let target = std::fs::read_link(&anchor).unwrap_or_default();
                 return Err(ToolError::Rejected(format!(
-                    "{rel:?} goes through the symbolic link {:?} whose target {target:?} does not exist; write to a real path instead",
-                    parts[..existing].join("/")
+                    "{rel:?} goes through the symbolic link {:?} whose target \"{}\" does not exist; write to a real path instead",
+                    parts[..existing].join("/"),
+                    target.display()
                 )));
             }
             Err(source) => return Err(ToolError::io("resolving", rel, source)),

@@ -102,15 +102,12 @@ impl Bash {
             let _ = exited_tx.send(child.wait());
         });
 
-        let ending = match exited.recv_timeout(timeout) {
-            Ok(status) => {
-                Ending::Exited(status.map_err(|e| ToolError::io("waiting for bash in", ".", e))?)
-            }
-            Err(_) => {
-                kill_group(group);
-                let _ = exited.recv();
-                Ending::TimedOut(timeout)
-            }
+        let ending = if let Ok(status) = exited.recv_timeout(timeout) {
+            Ending::Exited(status.map_err(|e| ToolError::io("waiting for bash in", ".", e))?)
+        } else {
+            kill_group(group);
+            let _ = exited.recv();
+            Ending::TimedOut(timeout)
         };
         let mut notes = Vec::new();
         if drained.recv_timeout(DRAIN_GRACE) == Err(RecvTimeoutError::Timeout) {

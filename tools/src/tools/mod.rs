@@ -81,10 +81,7 @@ fn line_numbers(text: &str, offsets: &[usize]) -> Vec<usize> {
     offsets
         .iter()
         .map(|&offset| {
-            line += text.as_bytes()[scanned..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            line += text[scanned..offset].matches('\n').count();
             scanned = offset;
             line
         })

@@ -10,7 +10,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub struct Project {
-    pub dir: TempDir,
+    /// Owned so the project folder lives exactly as long as the fixture.
+    _dir: TempDir,
     pub outside: TempDir,
     pub jail: Arc<Jail>,
     pub tools: ToolBox,
@@ -31,7 +32,7 @@ impl Project {
         let jail = Arc::new(Jail::new(dir.path()).unwrap());
         let tools = ToolBox::standard(jail.clone(), config);
         Self {
-            dir,
+            _dir: dir,
             outside,
             jail,
             tools,

@@ -16,7 +16,10 @@ fn read_file_numbers_lines_like_cat_n() {
 #[test]
 fn read_file_ranges_say_where_they_are() {
     let project = Project::new();
-    let body: String = (1..=10).map(|n| format!("line {n}\n")).collect();
+    let body = (1..=10)
+        .map(|n| format!("line {n}\n"))
+        .collect::<Vec<_>>()
+        .concat();
     project.write("ten.txt", &body);
     let text = project.ok(
         "read_file",
@@ -40,7 +43,10 @@ fn read_file_refuses_big_files_unless_a_range_is_asked() {
         read_max_bytes: 100,
         ..ToolConfig::default()
     });
-    let body: String = (1..=50).map(|n| format!("row {n:02}\n")).collect();
+    let body = (1..=50)
+        .map(|n| format!("row {n:02}\n"))
+        .collect::<Vec<_>>()
+        .concat();
     project.write("big.txt", &body);
     let error = project.err("read_file", &json!({ "path": "big.txt" }));
     assert!(

@@ -32,7 +32,7 @@ fn hostile_paths(project: &Project) -> Vec<String> {
         ".git/config".into(),
         "link_git_config".into(),
         ".baton/state.json".into(),
-        "".into(),
+        String::new(),
         "a\0b".into(),
     ]
 }
