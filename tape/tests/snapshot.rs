@@ -1,0 +1,144 @@
+//! Worktree snapshots against a real git repository: round trip through plain file
+//! operations, ignored files and the user's HEAD/branch/index untouched, diffs, forks, gc.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::Path;
+
+use baton_tape::{
+    GcPolicy, Snapshotter, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter, ThreadId, ThreadPaths,
+};
+use git2::{Repository, Signature};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn read(root: &Path, rel: &str) -> Option<String> {
+    fs::read_to_string(root.join(rel)).ok()
+}
+
+/// A repository with one user commit on `main` and one staged change.
+fn user_repo(root: &Path) -> Repository {
+    let repo = Repository::init(root).unwrap();
+    write(root, ".gitignore", "ignored/\n*.log\n");
+    write(root, "a.txt", "alpha\n");
+    write(root, "b.txt", "bravo\n");
+    write(root, "src/c.rs", "fn main() {}\n");
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::now("user", "user@example.com").unwrap();
+    let commit = repo.commit(None, &sig, &sig, "initial", &tree, &[]).unwrap();
+    repo.reference("refs/heads/main", commit, true, "init").unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    drop(tree);
+    write(root, "staged.txt", "staged by the user\n");
+    index.add_path(Path::new("staged.txt")).unwrap();
+    index.write().unwrap();
+    repo
+}
+
+#[test]
+fn snapshot_and_restore_round_trip_without_touching_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = user_repo(root);
+    let head_before = repo.head().unwrap().target().unwrap();
+    let index_before = fs::read(root.join(".git/index")).unwrap();
+
+    let thread = ThreadId::new("t-snap").unwrap();
+    let snapshotter = Snapshotter::open(root, &thread).unwrap();
+    let first = snapshotter.snapshot(StepNo(1), "before").unwrap();
+    assert_eq!(snapshotter.snapshot(StepNo(1), "unchanged").unwrap(), first, "no new commit for an unchanged tree");
+
+    write(root, "new.txt", "created\n");
+    write(root, "a.txt", "alpha changed\n");
+    fs::remove_file(root.join("b.txt")).unwrap();
+    write(root, "ignored/cache.bin", "ignored data\n");
+    write(root, "debug.log", "log line\n");
+    let second = snapshotter.snapshot(StepNo(2), "after").unwrap();
+    assert_ne!(first, second);
+
+    let patch = snapshotter.diff_trees(&first, &second).unwrap();
+    assert!(patch.contains("+alpha changed") && patch.contains("-bravo") && patch.contains("+created"), "{patch}");
+    assert!(!patch.contains("ignored data") && !patch.contains("log line") && !patch.contains(".baton"), "{patch}");
+
+    snapshotter.restore(&first).unwrap();
+    assert_eq!(read(root, "a.txt").as_deref(), Some("alpha\n"));
+    assert_eq!(read(root, "b.txt").as_deref(), Some("bravo\n"));
+    assert_eq!(read(root, "new.txt"), None, "a file created after the snapshot survived the restore");
+    assert_eq!(read(root, "ignored/cache.bin").as_deref(), Some("ignored data\n"));
+    assert_eq!(read(root, "debug.log").as_deref(), Some("log line\n"));
+    assert!(root.join(".baton/threads/t-snap/snapshot.index").exists());
+
+    snapshotter.restore(&second).unwrap();
+    assert_eq!(read(root, "a.txt").as_deref(), Some("alpha changed\n"));
+    assert_eq!(read(root, "b.txt"), None);
+    assert_eq!(read(root, "new.txt").as_deref(), Some("created\n"));
+
+    // The user's HEAD, branch and index are exactly as before.
+    let repo = Repository::open(root).unwrap();
+    assert_eq!(repo.head().unwrap().name().unwrap(), "refs/heads/main");
+    assert_eq!(repo.head().unwrap().target().unwrap(), head_before);
+    assert_eq!(fs::read(root.join(".git/index")).unwrap(), index_before);
+    assert!(fs::read_to_string(root.join(".git/info/exclude")).unwrap().contains("/.baton/"));
+    assert_eq!(repo.refname_to_id("refs/baton/t-snap/head").unwrap().to_string(), second.commit);
+
+    // A fork checks the first snapshot out beside the project.
+    let fork_dir = tempfile::tempdir().unwrap();
+    snapshotter.fork_worktree(&first, fork_dir.path()).unwrap();
+    assert_eq!(read(fork_dir.path(), "a.txt").as_deref(), Some("alpha\n"));
+    assert_eq!(read(fork_dir.path(), "b.txt").as_deref(), Some("bravo\n"));
+    assert_eq!(read(fork_dir.path(), "new.txt"), None);
+    assert_eq!(read(root, "a.txt").as_deref(), Some("alpha changed\n"), "forking changed the parent");
+}
+
+#[test]
+fn a_project_without_git_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Snapshotter::open(dir.path(), &ThreadId::new("t").unwrap()).unwrap_err();
+    assert!(matches!(err, TapeError::NoRepository { .. }));
+    assert!(err.to_string().contains("git init"), "{err}");
+}
+
+#[test]
+fn gc_frees_dropped_snapshots_and_keeps_protected_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    user_repo(root);
+    let thread = ThreadId::new("t-gc").unwrap();
+    let snapshotter = Snapshotter::open(root, &thread).unwrap();
+    let paths = ThreadPaths::new(root, &thread);
+    let mut writer =
+        TapeWriter::<Value>::create(&paths, &TapeHeader::new(thread, "w", "p"), TapeOptions::default()).unwrap();
+    let mut ids = Vec::new();
+    let mut snaps = Vec::new();
+    for step in 1..=8u64 {
+        // Incompressible content so dropped snapshots hold real bytes.
+        let mut rng = StdRng::seed_from_u64(step);
+        let noise: String = (0..200_000).map(|_| char::from(rng.random_range(b'a'..=b'z'))).collect();
+        write(root, "big.txt", &format!("{step}{noise}"));
+        let snap = snapshotter.snapshot(StepNo(step), "step").unwrap();
+        ids.push(writer.checkpoint(StepNo(step), &json!({"step": step}), Some(snap.clone())).unwrap());
+        snaps.push(snap);
+    }
+    drop(writer);
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+
+    let report = snapshotter.gc(&tape, &GcPolicy { keep_last: Some(2), ..GcPolicy::default() }, &[ids[1]]).unwrap();
+    assert_eq!(report.snapshots_dropped, 5, "{report:?}");
+    assert_eq!(report.snapshots_kept, 3, "{report:?}");
+    assert!(report.bytes_freed > 100_000, "{report:?}");
+    for keep in [1, 6, 7] {
+        snapshotter.restore(&snaps[keep]).unwrap();
+        assert!(read(root, "big.txt").unwrap().starts_with(&(keep + 1).to_string()));
+    }
+    assert!(snapshotter.restore(&snaps[3]).is_err(), "a dropped snapshot is still restorable");
+}
