@@ -18,6 +18,10 @@ use crate::error::VerifyError;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 const MAX_CONSOLE_ENTRIES: usize = 500;
+/// The last probe of an action still gets this long to answer, so a loaded machine does
+/// not turn a clear finding into a timeout.
+const MIN_CALL_TIMEOUT: Duration = Duration::from_millis(500);
+const NO_ANSWER: &str = "the page did not answer: ";
 
 /// A step that did not succeed: what it wanted and what the page showed last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +134,7 @@ impl Page {
                 None => Attempt::Done(answer.result.value.unwrap_or(Value::Null)),
             },
             // Evaluations during a navigation fail until the new document exists: retry.
-            Err(detail) => Attempt::Again(format!("the page did not answer: {detail}")),
+            Err(detail) => Attempt::Again(format!("{NO_ANSWER}{detail}")),
         }
     }
 
@@ -141,17 +145,22 @@ impl Page {
         mut attempt: impl FnMut(&Self, Duration) -> Attempt<T>,
     ) -> Result<T, String> {
         let deadline = Instant::now() + timeout;
+        let mut last_seen: Option<String> = None;
         loop {
             let remaining = deadline
                 .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(100));
+                .max(MIN_CALL_TIMEOUT);
             match attempt(self, remaining) {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fatal(found) => return Err(found),
                 Attempt::Again(found) => {
+                    // What the page showed says more than a late answer on a busy machine.
+                    if !found.starts_with(NO_ANSWER) || last_seen.is_none() {
+                        last_seen = Some(found);
+                    }
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(found);
+                        return Err(last_seen.unwrap_or_default());
                     }
                     std::thread::sleep(POLL_INTERVAL.min(deadline - now));
                 }
