@@ -100,7 +100,7 @@ fn context_budget() {
     println!(
         "fit_to_context: {} messages, {before} → {} tokens (limit {limit}), {} outputs shortened, {kept} messages kept",
         messages.len(),
-        fit.tokens_after,
+        fit.after_tokens,
         fit.shortened
     );
     report("fit_to_context on 1.6 MB of tool output", samples);

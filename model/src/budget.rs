@@ -31,8 +31,8 @@ pub struct FitReport {
     pub shortened: usize,
     /// Characters taken out of them.
     pub chars_removed: usize,
-    pub tokens_before: usize,
-    pub tokens_after: usize,
+    pub before_tokens: usize,
+    pub after_tokens: usize,
     /// False when even shortening every eligible tool output was not enough.
     pub fits: bool,
 }
@@ -48,10 +48,10 @@ pub fn fit_to_context(
     limit_tokens: usize,
 ) -> (Vec<ChatMessage>, FitReport) {
     let mut out = messages.to_vec();
-    let tokens_before = estimate_tokens(messages);
-    let mut tokens = tokens_before;
+    let before_tokens = estimate_tokens(messages);
+    let mut tokens = before_tokens;
     let mut report = FitReport {
-        tokens_before,
+        before_tokens,
         ..FitReport::default()
     };
     let protected_first_user = messages.iter().position(|m| m.role == Role::User);
@@ -81,7 +81,7 @@ pub fn fit_to_context(
         message.content = Some(shortened);
         tokens = tokens - before + estimate_message_tokens(message);
     }
-    report.tokens_after = tokens;
+    report.after_tokens = tokens;
     report.fits = tokens <= limit_tokens;
     (out, report)
 }
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(out, messages);
         assert_eq!(report.shortened, 0);
         assert!(report.fits);
-        assert_eq!(report.tokens_before, report.tokens_after);
+        assert_eq!(report.before_tokens, report.after_tokens);
     }
 
     #[test]
@@ -160,8 +160,8 @@ mod tests {
         let (out, report) = fit_to_context(&messages, limit);
         assert_eq!(report.shortened, 1);
         assert!(report.fits);
-        assert!(report.tokens_after <= limit);
-        assert_eq!(report.tokens_after, estimate_tokens(&out));
+        assert!(report.after_tokens <= limit);
+        assert_eq!(report.after_tokens, estimate_tokens(&out));
         let first = out[3].content.as_deref().unwrap();
         assert!(
             first.contains("chars of tool output shortened by baton"),

@@ -50,11 +50,7 @@ pub enum ModelError {
     Malformed { detail: String },
     /// A failure that will not go away by itself (e.g. quota exhausted).
     #[error("permanent failure from the model server: {detail}")]
-    Permanent {
-        detail: String,
-        #[source]
-        source: Option<BoxedSource>,
-    },
+    Permanent { detail: String },
     /// The client settings cannot work (bad base URL, unusable API key).
     #[error("invalid model settings: {detail}")]
     Settings { detail: String },

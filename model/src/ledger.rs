@@ -60,13 +60,37 @@ impl LedgerEntry {
 /// Per-session entries (keyed by the 1-based session number) and the thread's totals.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Ledger {
-    pub sessions: BTreeMap<u32, LedgerEntry>,
-    pub total: LedgerEntry,
+    sessions: BTreeMap<u32, LedgerEntry>,
+    total: LedgerEntry,
 }
 
 impl Ledger {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sessions that made at least one model call, in session order.
+    pub fn sessions(&self) -> impl Iterator<Item = (u32, &LedgerEntry)> {
+        self.sessions
+            .iter()
+            .map(|(session, entry)| (*session, entry))
+    }
+
+    pub fn session(&self, session: u32) -> Option<&LedgerEntry> {
+        self.sessions.get(&session)
+    }
+
+    pub fn total(&self) -> &LedgerEntry {
+        &self.total
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.total.total_tokens()
+    }
+
+    /// `None` when some call had no known price ("tokens only").
+    pub fn total_cost(&self) -> Option<f64> {
+        self.total.cost
     }
 
     /// Adds one model call to `session` and to the totals.
@@ -140,15 +164,15 @@ mod tests {
         ledger.record(1, &usage(1_000_000, 500_000), 1_200, Some(&prices));
         ledger.record(1, &usage(250_000, 0), 300, Some(&prices));
         ledger.record(2, &usage(0, 125_000), 50, Some(&prices));
-        let first = ledger.sessions[&1];
+        let first = *ledger.session(1).unwrap();
         assert_eq!(first.calls, 2);
         assert_eq!(first.prompt_tokens, 1_250_000);
         assert_eq!(first.completion_tokens, 500_000);
         assert_eq!(first.latency_ms, 1_500);
         assert!((first.cost.unwrap() - (2.0 + 4.0 + 0.5)).abs() < 1e-9);
-        assert!((ledger.sessions[&2].cost.unwrap() - 1.0).abs() < 1e-9);
-        assert!((ledger.total.cost.unwrap() - 7.5).abs() < 1e-9);
-        assert_eq!(ledger.total.total_tokens(), 1_875_000);
+        assert!((ledger.session(2).unwrap().cost.unwrap() - 1.0).abs() < 1e-9);
+        assert!((ledger.total_cost().unwrap() - 7.5).abs() < 1e-9);
+        assert_eq!(ledger.total_tokens(), 1_875_000);
     }
 
     #[test]
@@ -169,10 +193,14 @@ mod tests {
             5,
             Some(&prices),
         );
-        assert_eq!(ledger.sessions[&1].cost, None);
-        assert!(ledger.sessions[&2].cost.is_some());
-        assert_eq!(ledger.total.cost, None, "one unpriced call voids the total");
-        assert_eq!(ledger.total.estimated_calls, 1);
+        assert_eq!(ledger.session(1).unwrap().cost, None);
+        assert!(ledger.session(2).unwrap().cost.is_some());
+        assert_eq!(
+            ledger.total_cost(),
+            None,
+            "one unpriced call voids the total"
+        );
+        assert_eq!(ledger.total().estimated_calls, 1);
         let summary = ledger.summary();
         assert!(summary.contains("tokens only"), "{summary}");
         assert!(
@@ -180,6 +208,10 @@ mod tests {
             "{summary}"
         );
         assert_eq!(summary.lines().count(), 4);
+        assert_eq!(
+            ledger.sessions().map(|(n, _)| n).collect::<Vec<_>>(),
+            [1, 2]
+        );
     }
 
     #[test]

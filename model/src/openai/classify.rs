@@ -24,7 +24,6 @@ pub(crate) fn classify(error: OpenAIError, url: &str, timeout: Duration) -> Fail
             Ok(failure) => classify_status(*failure, url),
             Err(other) => plain(ModelError::Permanent {
                 detail: other.to_string(),
-                source: Some(other),
             }),
         },
         OpenAIError::Reqwest(source) => plain(classify_transport(source, url, timeout)),
@@ -43,8 +42,7 @@ pub(crate) fn classify(error: OpenAIError, url: &str, timeout: Duration) -> Fail
             url,
         ),
         other => plain(ModelError::Permanent {
-            detail: other.to_string(),
-            source: Some(Box::new(other)),
+            detail: format!("the OpenAI client failed: {other}"),
         }),
     }
 }
@@ -82,7 +80,6 @@ fn classify_status(failure: HttpFailure, url: &str) -> Failure {
             detail: format!(
                 "HTTP 429 insufficient_quota from {url}: {body}; add credit or use another API key"
             ),
-            source: None,
         },
         429 => ModelError::RateLimited {
             url: url.to_owned(),

@@ -112,6 +112,11 @@ fn one() -> u32 {
 }
 
 impl Script {
+    /// The model name the server reports (and clients should ask for).
+    pub fn model_name(&self) -> &str {
+        &self.model
+    }
+
     /// Reads a script file, resolves its `@file:` includes and validates it.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
