@@ -99,15 +99,6 @@ pub(crate) fn parse(src: &str) -> Result<Workflow, WorkflowError> {
         lines.nodes.push(line);
     }
 
-    let known = || {
-        let names: Vec<&str> = graph_names(&doc.nodes);
-        if names.is_empty() {
-            "none declared".to_owned()
-        } else {
-            names.join(", ")
-        }
-    };
-    let mut edges = Vec::with_capacity(doc.edges.len());
     for raw in &doc.edges {
         let (from, to) = (raw.from.get_ref(), raw.to.get_ref());
         let lookup = |end: &Spanned<String>| {
@@ -119,7 +110,7 @@ pub(crate) fn parse(src: &str) -> Result<Workflow, WorkflowError> {
                     from: from.clone(),
                     to: to.clone(),
                     name: end.get_ref().clone(),
-                    known: known(),
+                    known: known_names(&doc.nodes),
                 })
         };
         let (from_index, to_index) = (lookup(&raw.from)?, lookup(&raw.to)?);
@@ -137,19 +128,11 @@ pub(crate) fn parse(src: &str) -> Result<Workflow, WorkflowError> {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        edges.push((
-            from_index,
-            to_index,
-            Edge { guards },
-            source.line(&raw.from),
-        ));
-    }
-    for (from, to, edge, line) in edges {
-        graph.add_edge(from, to, edge);
-        lines.edges.push(line);
+        graph.add_edge(from_index, to_index, Edge { guards });
+        lines.edges.push(source.line(&raw.from));
     }
 
-    let start = find_start(&source, &doc, &graph, &lines, known)?;
+    let start = find_start(&source, &doc, &graph, &lines)?;
     let workflow = Workflow {
         name: doc.name.into_inner(),
         graph,
@@ -159,11 +142,16 @@ pub(crate) fn parse(src: &str) -> Result<Workflow, WorkflowError> {
     Ok(workflow)
 }
 
-fn graph_names(nodes: &[NodeToml]) -> Vec<&str> {
-    nodes
+/// The declared node names for error messages, in declaration order.
+fn known_names(nodes: &[NodeToml]) -> String {
+    if nodes.is_empty() {
+        return "none declared".to_owned();
+    }
+    let names: Vec<&str> = nodes
         .iter()
         .map(|node| node.name.get_ref().as_str())
-        .collect()
+        .collect();
+    names.join(", ")
 }
 
 fn parse_node(source: &Source<'_>, raw: &NodeToml) -> Result<Node, WorkflowError> {
@@ -236,7 +224,6 @@ fn find_start(
     doc: &DocumentToml,
     graph: &DiGraph<Node, Edge>,
     lines: &Lines,
-    known: impl Fn() -> String,
 ) -> Result<NodeIndex, WorkflowError> {
     if let Some(start) = &doc.start {
         let named = graph
@@ -246,7 +233,7 @@ fn find_start(
             return Err(WorkflowError::UnknownStart {
                 line: source.line(start),
                 name: start.get_ref().clone(),
-                known: known(),
+                known: known_names(&doc.nodes),
             });
         };
         if graph[index].kind != NodeKind::Start {
