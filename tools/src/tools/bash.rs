@@ -56,13 +56,23 @@ impl Bash {
         Self { jail, config }
     }
 
-    fn timeout(&self, asked: Option<u64>) -> Result<Duration, ToolError> {
+    /// The deadline for this call, and a note for the model when its ask was lowered.
+    fn timeout(&self, asked: Option<u64>) -> Result<(Duration, Option<String>), ToolError> {
+        let max = self.config.bash_max_timeout;
         match asked {
-            None => Ok(self.config.bash_timeout),
+            None => Ok((self.config.bash_timeout, None)),
             Some(0) => Err(ToolError::InvalidArguments {
                 message: "timeout_secs must be at least 1".to_owned(),
             }),
-            Some(secs) => Ok(Duration::from_secs(secs).min(self.config.bash_max_timeout)),
+            Some(secs) if Duration::from_secs(secs) > max => Ok((
+                max,
+                Some(format!(
+                    "[timeout_secs {secs} is above the {} s maximum; {} s was used]",
+                    max.as_secs(),
+                    max.as_secs()
+                )),
+            )),
+            Some(secs) => Ok((Duration::from_secs(secs), None)),
         }
     }
 
@@ -72,7 +82,7 @@ impl Bash {
                 message: "command is empty; give a shell command to run".to_owned(),
             });
         }
-        let timeout = self.timeout(args.timeout_secs)?;
+        let (timeout, timeout_note) = self.timeout(args.timeout_secs)?;
         let start_failed = |e| ToolError::io("starting bash in", ".", e);
         let (reader, writer) = std::io::pipe().map_err(start_failed)?;
         let mut command = Command::new("bash");
@@ -109,7 +119,7 @@ impl Bash {
             let _ = exited.recv();
             Ending::TimedOut(timeout)
         };
-        let mut notes = Vec::new();
+        let mut notes: Vec<&str> = timeout_note.as_deref().into_iter().collect();
         if drained.recv_timeout(DRAIN_GRACE) == Err(RecvTimeoutError::Timeout) {
             kill_group(group);
             if matches!(ending, Ending::Exited(_)) {

@@ -9,7 +9,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{line_numbers, looks_binary, object_schema, write_atomically};
+use super::{existing_file, line_numbers, looks_binary, object_schema, write_atomically};
 use crate::{Jail, Tool, ToolError, ToolOutput, ToolSpec, parse_args};
 
 /// How many match lines an ambiguity error lists before summarising.
@@ -47,14 +47,7 @@ impl EditFile {
                 "old_string and new_string are the same, so nothing would change".to_owned(),
             ));
         }
-        let path = self.jail.resolve_read(&args.path)?;
-        if path.is_dir() {
-            return Err(ToolError::WrongKind {
-                path: args.path.clone(),
-                actual: "a folder",
-                expected: "a file",
-            });
-        }
+        let (path, _) = existing_file(&self.jail, &args.path)?;
         let bytes = fs::read(&path).map_err(|e| ToolError::io("reading", &args.path, e))?;
         if looks_binary(&bytes) {
             return Err(ToolError::Rejected(format!(

@@ -14,12 +14,14 @@ pub use grep::Grep;
 pub use read_file::ReadFile;
 pub use write_file::WriteFile;
 
-use std::fs;
+use std::fs::{self, Metadata};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
+
+use crate::{Jail, ToolError};
 
 /// How much of a file's start is checked for NUL bytes to call it binary (as git does).
 const BINARY_SNIFF_BYTES: usize = 8 * 1024;
@@ -36,6 +38,26 @@ fn object_schema(properties: &[(&str, &str, &str)], required: &[&str]) -> Value 
         })
         .collect();
     json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+}
+
+/// Resolves `rel` to an existing regular file. Folders get a pointer to glob; FIFOs,
+/// sockets and devices are refused because opening one can block the call forever.
+fn existing_file(jail: &Jail, rel: &str) -> Result<(PathBuf, Metadata), ToolError> {
+    let path = jail.resolve_read(rel)?;
+    let metadata = path
+        .metadata()
+        .map_err(|e| ToolError::io("reading", rel, e))?;
+    if metadata.is_dir() {
+        return Err(ToolError::Rejected(format!(
+            "{rel:?} is a folder, not a file; use the glob tool to list its files"
+        )));
+    }
+    if !metadata.is_file() {
+        return Err(ToolError::Rejected(format!(
+            "{rel:?} is not a regular file (a pipe, socket or device); only regular files can be read or edited"
+        )));
+    }
+    Ok((path, metadata))
 }
 
 fn looks_binary(start: &[u8]) -> bool {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BINARY_SNIFF_BYTES, looks_binary, object_schema};
+use super::{BINARY_SNIFF_BYTES, existing_file, looks_binary, object_schema};
 use crate::{Jail, Tool, ToolConfig, ToolError, ToolOutput, ToolSpec, parse_args};
 
 /// Reads a project file with line numbers.
@@ -33,16 +33,7 @@ impl ReadFile {
     }
 
     fn read(&self, args: &Args) -> Result<String, ToolError> {
-        let path = self.jail.resolve_read(&args.path)?;
-        let metadata = path
-            .metadata()
-            .map_err(|e| ToolError::io("reading", &args.path, e))?;
-        if metadata.is_dir() {
-            return Err(ToolError::Rejected(format!(
-                "{:?} is a folder, not a file; use the glob tool to list its files",
-                args.path
-            )));
-        }
+        let (path, metadata) = existing_file(&self.jail, &args.path)?;
         let ranged = args.offset.is_some() || args.limit.is_some();
         let max = self.config.read_max_bytes;
         if !ranged && metadata.len() > max as u64 {

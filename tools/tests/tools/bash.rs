@@ -161,7 +161,18 @@ fn long_output_keeps_head_and_tail() {
 
 #[test]
 fn timeout_requests_are_bounded() {
-    let project = Project::new();
+    let project = Project::with_config(ToolConfig {
+        bash_max_timeout: Duration::from_secs(3),
+        ..ToolConfig::default()
+    });
+    let text = project.ok(
+        "bash",
+        &json!({ "command": "echo hi", "timeout_secs": 100 }),
+    );
+    assert_eq!(
+        text,
+        "hi\n[timeout_secs 100 is above the 3 s maximum; 3 s was used]\nexit code: 0"
+    );
     assert!(
         project
             .err("bash", &json!({ "command": "true", "timeout_secs": 0 }))

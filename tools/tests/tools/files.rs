@@ -219,3 +219,20 @@ fn edit_file_keeps_windows_line_endings() {
     );
     assert_eq!(project.read("w.txt"), "uno\r\ndos\r\nthree\r\n");
 }
+
+#[test]
+fn read_and_edit_refuse_pipes_instead_of_blocking() {
+    let project = Project::new();
+    let made = std::process::Command::new("mkfifo")
+        .arg(project.path("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let error = project.err("read_file", &json!({ "path": "pipe" }));
+    assert!(error.contains("not a regular file"), "{error}");
+    let error = project.err(
+        "edit_file",
+        &json!({ "path": "pipe", "old_string": "a", "new_string": "b" }),
+    );
+    assert!(error.contains("not a regular file"), "{error}");
+}

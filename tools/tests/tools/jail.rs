@@ -1,6 +1,7 @@
 //! The jail: escapes refused by every path-taking tool, symlinks checked, and a
 //! property test that no generated path resolves outside the root.
 
+use std::cell::Cell;
 use std::fs;
 use std::path::{Component, Path};
 
@@ -169,7 +170,7 @@ fn trap_root() -> (tempfile::TempDir, tempfile::TempDir) {
         |target: &Path, name: &str| std::os::unix::fs::symlink(target, r.join(name)).unwrap();
     link(Path::new("a"), "in");
     link(Path::new(".."), "up");
-    link(Path::new("../.."), "a/b/up2");
+    link(Path::new("../../.."), "a/b/up2");
     link(outside.path(), "out");
     link(Path::new(".git"), "gitlink");
     link(Path::new("/nonexistent/x"), "dangling");
@@ -198,6 +199,20 @@ fn no_generated_path_resolves_outside_the_root() {
         "",
     ]);
     let paths = prop::collection::vec(segment, 1..7).prop_map(|segments| segments.join("/"));
+    // The traps work: each is refused when used directly, and in-project links resolve.
+    for trap in ["out/f", "up", "a/b/up2", "gitlink", "dangling", "loop"] {
+        assert!(jail.resolve_read(trap).is_err(), "read {trap}");
+        assert!(
+            jail.resolve_write(&format!("{trap}/new")).is_err(),
+            "write {trap}/new"
+        );
+    }
+    assert!(jail.resolve_write("dangling").is_err());
+    assert_eq!(
+        jail.resolve_read("in/b/f").unwrap(),
+        jail.root().join("a/b/f")
+    );
+    let (reads, writes, refusals) = (Cell::new(0), Cell::new(0), Cell::new(0));
     let mut runner = TestRunner::new(Config {
         cases: 2000,
         failure_persistence: None,
@@ -205,14 +220,19 @@ fn no_generated_path_resolves_outside_the_root() {
     });
     runner
         .run(&paths, |path| {
-            if let Ok(resolved) = jail.resolve_read(&path) {
+            let read = jail.resolve_read(&path);
+            let write = jail.resolve_write(&path);
+            refusals.set(refusals.get() + usize::from(read.is_err()) + usize::from(write.is_err()));
+            if let Ok(resolved) = read {
+                reads.set(reads.get() + 1);
                 prop_assert!(
                     lies_inside(jail.root(), &resolved),
                     "read {path:?} -> {resolved:?}"
                 );
                 prop_assert!(resolved.exists());
             }
-            if let Ok(resolved) = jail.resolve_write(&path) {
+            if let Ok(resolved) = write {
+                writes.set(writes.get() + 1);
                 prop_assert!(
                     lies_inside(jail.root(), &resolved),
                     "write {path:?} -> {resolved:?}"
@@ -231,4 +251,9 @@ fn no_generated_path_resolves_outside_the_root() {
             Ok(())
         })
         .unwrap();
+    // Guards against a generator that only ever produces refused paths.
+    assert!(
+        reads.get() > 100 && writes.get() > 100 && refusals.get() > 100,
+        "reads {reads:?} writes {writes:?} refusals {refusals:?}"
+    );
 }
