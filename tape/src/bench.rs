@@ -72,8 +72,17 @@ impl Latency {
     fn of(samples: &[Duration]) -> Self {
         let mut us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         us.sort_by(f64::total_cmp);
-        let pick = |p: f64| us.get(((p * us.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0);
-        Self { samples: us.len(), p50_us: pick(0.50), p99_us: pick(0.99), max_us: us.last().copied().unwrap_or(0.0) }
+        let pick = |p: f64| {
+            us.get(((p * us.len() as f64).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        Self {
+            samples: us.len(),
+            p50_us: pick(0.50),
+            p99_us: pick(0.99),
+            max_us: us.last().copied().unwrap_or(0.0),
+        }
     }
 }
 
@@ -121,7 +130,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let project = opts.dir.join("tape-project");
     let _ = fs::remove_dir_all(&project);
     let paths = ThreadPaths::new(&project, &thread);
-    let options = TapeOptions { append_only: vec!["/conversation".into()], ..TapeOptions::default() };
+    let options = TapeOptions {
+        append_only: vec!["/conversation".into()],
+        ..TapeOptions::default()
+    };
     let header = TapeHeader::new(thread.clone(), "two-agent", project.display().to_string());
     let mut writer = TapeWriter::<Value>::create(&paths, &header, options.clone())?;
     let words = vocabulary(&mut rng, 3_000);
@@ -134,7 +146,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let (mut tape_bytes_1k, mut index_bytes_1k) = (0, 0);
     for step in 1..=opts.steps as u64 {
         let message = sentence(&mut rng, &words, opts.message_bytes);
-        push_message(&mut state, step, message);
+        push_message(&mut state, step, &message);
         if rng.random_ratio(1, 10) {
             let i = rng.random_range(0..50);
             let passes = state["features"][i]["passes"].as_bool().unwrap_or(false);
@@ -166,9 +178,14 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let resume_writer_ms = started.elapsed().as_secs_f64() * 1e3;
     drop(resumed.writer);
     let tape: Tape<Value> = resumed.tape;
-    let full_states = tape.checkpoints().filter(|cp| matches!(cp.state, crate::record::StateBlob::Full(_))).count();
+    let full_states = tape
+        .checkpoints()
+        .filter(|cp| matches!(cp.state, crate::record::StateBlob::Full(_)))
+        .count();
 
-    let queries: Vec<u64> = (0..opts.state_queries).map(|_| rng.random_range(1..=opts.steps as u64)).collect();
+    let queries: Vec<u64> = (0..opts.state_queries)
+        .map(|_| rng.random_range(1..=opts.steps as u64))
+        .collect();
     let mut indexed = Vec::new();
     let mut in_memory = Vec::new();
     for &step in &queries {
@@ -180,10 +197,17 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         let again = tape.state_at(StepNo(step))?;
         in_memory.push(started.elapsed());
         if value != again || value["step"] != json!(step) {
-            return Err(TapeError::DeltaMismatch { path: format!("state at step {step}"), reason: "bench read back a wrong state" });
+            return Err(TapeError::DeltaMismatch {
+                path: format!("state at step {step}"),
+                reason: "bench read back a wrong state",
+            });
         }
     }
-    let snapshot = if opts.snapshot_files > 0 { measure_snapshots(opts, &mut rng)? } else { Latency::default() };
+    let snapshot = if opts.snapshot_files > 0 {
+        measure_snapshots(opts, &mut rng)?
+    } else {
+        Latency::default()
+    };
     Ok(BenchReport {
         steps: opts.steps,
         fsync,
@@ -203,8 +227,12 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     })
 }
 
-fn push_message(state: &mut Value, step: u64, content: String) {
-    let role = if step % 2 == 0 { "assistant" } else { "user" };
+fn push_message(state: &mut Value, step: u64, content: &str) {
+    let role = if step.is_multiple_of(2) {
+        "assistant"
+    } else {
+        "user"
+    };
     if let Some(conversation) = state["conversation"].as_array_mut() {
         conversation.push(json!({"role": role, "content": content}));
     }
@@ -217,7 +245,9 @@ fn measure_fsync(opts: &BenchOptions) -> Result<Latency> {
     let mut samples = Vec::with_capacity(1_000);
     for _ in 0..1_000 {
         let started = Instant::now();
-        file.write_all(&line).and_then(|()| file.sync_data()).map_err(TapeError::io("fsync", &path))?;
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(TapeError::io("fsync", &path))?;
         samples.push(started.elapsed());
     }
     let _ = fs::remove_file(&path);
@@ -254,7 +284,9 @@ fn vocabulary(rng: &mut StdRng, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
             let len = rng.random_range(2..=10);
-            (0..len).map(|_| char::from(rng.random_range(b'a'..=b'z'))).collect()
+            (0..len)
+                .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+                .collect()
         })
         .collect()
 }

@@ -97,9 +97,9 @@ pub(crate) fn apply_measured(state: &mut Value, delta: &Delta) -> Result<i64> {
 fn apply_op(state: &mut Value, op: &Op) -> Result<i64> {
     match op {
         Op::Set(path, value) => {
-            let added = json_len(value) as i64;
+            let added = json_len(value);
             let Some((last, parent_path)) = path.split_last() else {
-                let removed = json_len(state) as i64;
+                let removed = json_len(state);
                 *state = value.clone();
                 return Ok(added - removed);
             };
@@ -109,9 +109,14 @@ fn apply_op(state: &mut Value, op: &Op) -> Result<i64> {
                 (Value::Array(items), Seg::Index(i)) if *i < items.len() => {
                     Some(std::mem::replace(&mut items[*i], value.clone()))
                 }
-                _ => return Err(mismatch(path, "no object key or array element to set there")),
+                _ => {
+                    return Err(mismatch(
+                        path,
+                        "no object key or array element to set there",
+                    ));
+                }
             };
-            Ok(added - old.map_or(0, |v| json_len(&v) as i64))
+            Ok(added - old.map_or(0, |v| json_len(&v)))
         }
         Op::Remove(path) => {
             let Some((Seg::Key(key), parent_path)) = path.split_last() else {
@@ -120,24 +125,29 @@ fn apply_op(state: &mut Value, op: &Op) -> Result<i64> {
             let Value::Object(map) = locate(state, parent_path)? else {
                 return Err(mismatch(path, "remove needs an object"));
             };
-            let old = map.remove(key).ok_or_else(|| mismatch(path, "key to remove is missing"))?;
-            Ok(-(json_len(&old) as i64) - key.len() as i64 - 4)
+            let old = map
+                .remove(key)
+                .ok_or_else(|| mismatch(path, "key to remove is missing"))?;
+            Ok(-json_len(&old) - signed(key.len()) - 4)
         }
         Op::Append(path, values) => {
             let Value::Array(items) = locate(state, path)? else {
                 return Err(mismatch(path, "append needs an array"));
             };
             items.extend(values.iter().cloned());
-            Ok(values.iter().map(|v| json_len(v) as i64 + 1).sum())
+            Ok(values.iter().map(|v| json_len(v) + 1).sum())
         }
         Op::Truncate(path, len) => {
             let Value::Array(items) = locate(state, path)? else {
                 return Err(mismatch(path, "truncate needs an array"));
             };
             if *len > items.len() {
-                return Err(mismatch(path, "array is shorter than the truncation length"));
+                return Err(mismatch(
+                    path,
+                    "array is shorter than the truncation length",
+                ));
             }
-            let removed: i64 = items[*len..].iter().map(|v| json_len(v) as i64 + 1).sum();
+            let removed: i64 = items[*len..].iter().map(|v| json_len(v) + 1).sum();
             items.truncate(*len);
             Ok(-removed)
         }
@@ -157,7 +167,10 @@ fn locate<'v>(mut node: &'v mut Value, path: &[Seg]) -> Result<&'v mut Value> {
 }
 
 fn mismatch(path: &[Seg], reason: &'static str) -> TapeError {
-    TapeError::DeltaMismatch { path: pointer(path), reason }
+    TapeError::DeltaMismatch {
+        path: pointer(path),
+        reason,
+    }
 }
 
 /// Renders a path as a JSON pointer (`/conversation/3/content`).
@@ -174,16 +187,25 @@ pub fn pointer(path: &[Seg]) -> String {
 }
 
 /// Approximate encoded size of a value in bytes (escapes not counted); cheap, no allocation
-/// except for numbers.
-pub(crate) fn json_len(value: &Value) -> usize {
+/// except for numbers. Signed because the writer adds and subtracts these.
+pub(crate) fn json_len(value: &Value) -> i64 {
     match value {
-        Value::Null => 4,
-        Value::Bool(b) => if *b { 4 } else { 5 },
-        Value::Number(n) => n.to_string().len(),
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => 2 + items.iter().map(|v| json_len(v) + 1).sum::<usize>(),
-        Value::Object(map) => 2 + map.iter().map(|(k, v)| k.len() + 4 + json_len(v)).sum::<usize>(),
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => signed(n.to_string().len()),
+        Value::String(s) => signed(s.len()) + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_len(v) + 1).sum::<i64>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| signed(k.len()) + 4 + json_len(v))
+                .sum::<i64>()
+        }
     }
+}
+
+pub(crate) fn signed(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// An array path the caller promises only ever grows at its end (e.g. `/conversation`).
@@ -201,12 +223,19 @@ impl AppendOnlyPath {
             .skip(1)
             .map(|k| k.replace("~1", "/").replace("~0", "~"))
             .collect();
-        Self { keys, sweep_cursor: 0 }
+        Self {
+            keys,
+            sweep_cursor: 0,
+        }
     }
 
     fn matches(&self, path: &[Seg]) -> bool {
         self.keys.len() == path.len()
-            && self.keys.iter().zip(path).all(|(k, seg)| matches!(seg, Seg::Key(s) if s == k))
+            && self
+                .keys
+                .iter()
+                .zip(path)
+                .all(|(k, seg)| matches!(seg, Seg::Key(s) if s == k))
     }
 
     /// Compares a bounded probe of `old` against `new`'s prefix: the tail, then the next
@@ -234,7 +263,11 @@ pub struct Differ<'h> {
 impl<'h> Differ<'h> {
     /// A differ trusting (and probing) the given append-only paths.
     pub fn new(hints: &'h mut [AppendOnlyPath]) -> Self {
-        Self { hints, path: Vec::new(), ops: Vec::new() }
+        Self {
+            hints,
+            path: Vec::new(),
+            ops: Vec::new(),
+        }
     }
 
     /// The delta from `old` to `new`.
@@ -270,7 +303,10 @@ impl<'h> Differ<'h> {
             && hint.prefix_unchanged(before, after)
         {
             if after.len() > before.len() {
-                self.ops.push(Op::Append(self.path.clone(), after[before.len()..].to_vec()));
+                self.ops.push(Op::Append(
+                    self.path.clone(),
+                    after[before.len()..].to_vec(),
+                ));
             }
             return;
         }
@@ -284,13 +320,17 @@ impl<'h> Differ<'h> {
             self.path.pop();
         }
         if after.len() > before.len() {
-            self.ops.push(Op::Append(self.path.clone(), after[before.len()..].to_vec()));
+            self.ops.push(Op::Append(
+                self.path.clone(),
+                after[before.len()..].to_vec(),
+            ));
         }
         // A mostly rewritten array (e.g. an insertion at the front) is smaller as one value.
         let ops = self.ops.len() - first_op;
         if ops > 4 && ops > after.len() / 2 {
             self.ops.truncate(first_op);
-            self.ops.push(Op::Set(self.path.clone(), Value::Array(after.to_vec())));
+            self.ops
+                .push(Op::Set(self.path.clone(), Value::Array(after.to_vec())));
         }
     }
 
@@ -391,7 +431,9 @@ mod tests {
 
     #[test]
     fn bad_deltas_are_errors_naming_the_path() {
-        let delta = Delta { ops: vec![Op::Append(vec![Seg::Key("missing".into())], vec![json!(1)])] };
+        let delta = Delta {
+            ops: vec![Op::Append(vec![Seg::Key("missing".into())], vec![json!(1)])],
+        };
         let err = apply(&json!({}), &delta).unwrap_err().to_string();
         assert!(err.contains("/missing"), "{err}");
     }

@@ -91,7 +91,9 @@ pub enum TapeError {
     },
 
     /// No checkpoint at or before a step exists on the live branch.
-    #[error("no checkpoint at or before step {step} on the live branch; the thread has not reached it yet")]
+    #[error(
+        "no checkpoint at or before step {step} on the live branch; the thread has not reached it yet"
+    )]
     NoCheckpointAtStep {
         /// The step asked for.
         step: StepNo,
@@ -130,7 +132,9 @@ pub enum TapeError {
     },
 
     /// A `git` command line (used for gc) failed.
-    #[error("`git {args}` failed ({status}): {stderr}; is git installed and the repository healthy?")]
+    #[error(
+        "`git {args}` failed ({status}): {stderr}; is git installed and the repository healthy?"
+    )]
     GitCommand {
         /// The arguments given.
         args: String,
@@ -142,9 +146,16 @@ pub enum TapeError {
 }
 
 impl TapeError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io { action, path, source }
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     pub(crate) fn git(action: &'static str) -> impl FnOnce(git2::Error) -> Self {

@@ -39,16 +39,27 @@ pub struct GcReport {
 impl Snapshotter {
     /// Drops the snapshots of `tape`'s checkpoints outside `policy`, except those of
     /// `protected` checkpoints, the head checkpoint and the thread's head ref; then prunes.
-    pub fn gc<E>(&self, tape: &Tape<E>, policy: &GcPolicy, protected: &[CheckpointId]) -> Result<GcReport> {
+    pub fn gc<E>(
+        &self,
+        tape: &Tape<E>,
+        policy: &GcPolicy,
+        protected: &[CheckpointId],
+    ) -> Result<GcReport> {
         let keep = self.commits_to_keep(tape, policy, protected);
         let prefix = self.snapshot_ref_prefix();
         let mut dropped = 0;
         let mut kept = 0;
-        let refs = self.repo.references_glob(&format!("{prefix}*")).map_err(TapeError::git("list snapshot refs"))?;
+        let refs = self
+            .repo
+            .references_glob(&format!("{prefix}*"))
+            .map_err(TapeError::git("list snapshot refs"))?;
         let mut doomed = Vec::new();
         for reference in refs {
             let reference = reference.map_err(TapeError::git("read snapshot ref"))?;
-            let commit = reference.target().map(|id| id.to_string()).unwrap_or_default();
+            let commit = reference
+                .target()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
             if keep.contains(&commit) {
                 kept += 1;
             } else {
@@ -56,7 +67,9 @@ impl Snapshotter {
             }
         }
         for mut reference in doomed {
-            reference.delete().map_err(TapeError::git("delete snapshot ref"))?;
+            reference
+                .delete()
+                .map_err(TapeError::git("delete snapshot ref"))?;
             dropped += 1;
         }
         let git_dir = self.repo.path();
@@ -66,14 +79,32 @@ impl Snapshotter {
             run_git(workdir, &["gc", "--prune=now", "--quiet"])?;
         }
         let after = folder_size(git_dir);
-        Ok(GcReport { snapshots_kept: kept, snapshots_dropped: dropped, bytes_freed: before.saturating_sub(after) })
+        Ok(GcReport {
+            snapshots_kept: kept,
+            snapshots_dropped: dropped,
+            bytes_freed: before.saturating_sub(after),
+        })
     }
 
-    fn commits_to_keep<E>(&self, tape: &Tape<E>, policy: &GcPolicy, protected: &[CheckpointId]) -> HashSet<String> {
-        let with_snapshot: Vec<_> = tape.checkpoints().filter(|cp| cp.snapshot.is_some()).collect();
-        let at = |id: CheckpointId| tape.records().iter().find(|r| r.seq.0 == id.0).map(|r| r.at);
+    fn commits_to_keep<E>(
+        &self,
+        tape: &Tape<E>,
+        policy: &GcPolicy,
+        protected: &[CheckpointId],
+    ) -> HashSet<String> {
+        let with_snapshot: Vec<_> = tape
+            .checkpoints()
+            .filter(|cp| cp.snapshot.is_some())
+            .collect();
+        let at = |id: CheckpointId| {
+            tape.records()
+                .iter()
+                .find(|r| r.seq.0 == id.0)
+                .map(|r| r.at)
+        };
         let n = with_snapshot.len();
-        let keep_all = policy.keep_last.is_none() && policy.keep_age.is_none() && policy.milestones.is_none();
+        let keep_all =
+            policy.keep_last.is_none() && policy.keep_age.is_none() && policy.milestones.is_none();
         let now = chrono::Utc::now();
         let mut keep = HashSet::new();
         for (i, cp) in with_snapshot.iter().enumerate() {
@@ -122,7 +153,9 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
 }
 
 fn folder_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|entry| match entry.file_type() {

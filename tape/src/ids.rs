@@ -22,9 +22,15 @@ impl ThreadId {
             && id.len() <= 64
             && id != "."
             && id != ".."
-            && !id.ends_with(".lock")
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if valid { Ok(Self(id)) } else { Err(TapeError::InvalidThreadId { id }) }
+            && !id.to_ascii_lowercase().ends_with(".lock")
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(TapeError::InvalidThreadId { id })
+        }
     }
 
     /// A short, readable, unique-enough id such as `t-20261121-a1b2c3`.

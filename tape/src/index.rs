@@ -51,7 +51,10 @@ impl Entry {
             EntryKind::Rewind => 'R',
         };
         let link = self.link.map_or_else(|| "-".to_owned(), |l| l.to_string());
-        format!("{kind} {} {} {} {} {link}\n", self.seq, self.step, self.offset, self.len)
+        format!(
+            "{kind} {} {} {} {} {link}\n",
+            self.seq, self.step, self.offset, self.len
+        )
     }
 
     fn parse(line: &str) -> Option<Self> {
@@ -62,13 +65,20 @@ impl Entry {
             "R" => EntryKind::Rewind,
             _ => return None,
         };
-        let mut number = || parts.next()?.parse::<u64>().ok();
-        let (seq, step, offset, len) = (number()?, number()?, number()?, number()?);
-        let link = match parts.next()? {
+        let mut field = || parts.next()?.parse::<u64>().ok();
+        let (seq, step, offset, len) = (field()?, field()?, field()?, field()?);
+        let target = match parts.next()? {
             "-" => None,
             n => Some(n.parse().ok()?),
         };
-        Some(Self { kind, seq, step, offset, len, link })
+        Some(Self {
+            kind,
+            seq,
+            step,
+            offset,
+            len,
+            link: target,
+        })
     }
 }
 
@@ -116,7 +126,10 @@ impl TapeIndex {
 
     /// The index of a tape already in memory.
     pub fn from_tape<E>(tape: &Tape<E>) -> Self {
-        let mut index = Self { covered: tape.header_len(), ..Self::default() };
+        let mut index = Self {
+            covered: tape.header_len(),
+            ..Self::default()
+        };
         for (record, &(offset, len)) in tape.records().iter().zip(tape.spans()) {
             let (kind, link) = match &record.body {
                 crate::record::Body::Event(_) => continue,
@@ -126,7 +139,14 @@ impl TapeIndex {
                 },
                 crate::record::Body::Rewind(r) => (EntryKind::Rewind, Some(r.to.0)),
             };
-            index.push(Entry { kind, seq: record.seq.0, step: record.step.0, offset, len, link });
+            index.push(Entry {
+                kind,
+                seq: record.seq.0,
+                step: record.step.0,
+                offset,
+                len,
+                link,
+            });
         }
         index
     }
@@ -144,7 +164,8 @@ impl TapeIndex {
     pub fn write(&self, path: &Path, created: &str) -> Result<()> {
         let tmp = path.with_extension("tmp");
         let mut file = open_private(&tmp, false, true)?;
-        file.write_all(self.render(created).as_bytes()).map_err(TapeError::io("write index", &tmp))?;
+        file.write_all(self.render(created).as_bytes())
+            .map_err(TapeError::io("write index", &tmp))?;
         std::fs::rename(&tmp, path).map_err(TapeError::io("replace index", path))
     }
 
@@ -175,15 +196,17 @@ impl TapeIndex {
             match (entry.kind, entry.link) {
                 (EntryKind::Full, _) => return Ok(chain),
                 (_, Some(parent)) => entry = *self.checkpoint(CheckpointId(parent))?,
-                (_, None) => return Err(TapeError::UnknownCheckpoint { id: CheckpointId(entry.seq) }),
+                (_, None) => {
+                    return Err(TapeError::UnknownCheckpoint {
+                        id: CheckpointId(entry.seq),
+                    });
+                }
             }
         }
     }
 
     pub fn chain_stats(&self, id: CheckpointId) -> Result<ChainStats> {
-        let chain = self.chain(id)?;
-        let deltas = &chain[..chain.len() - 1];
-        Ok(ChainStats { deltas: deltas.len(), delta_bytes: deltas.iter().map(|e| e.len).sum() })
+        Ok(stats_of(&self.chain(id)?))
     }
 
     /// Reads the state at checkpoint `id` from the tape: one read covering the nearest
@@ -194,42 +217,57 @@ impl TapeIndex {
         let end = chain.iter().map(|e| e.offset + e.len).max().unwrap_or(0);
         let mut buf = vec![0; (end - start) as usize];
         let mut file = File::open(tape).map_err(TapeError::io("open tape", tape))?;
-        file.seek(SeekFrom::Start(start)).map_err(TapeError::io("seek tape", tape))?;
-        file.read_exact(&mut buf).map_err(TapeError::io("read tape", tape))?;
-        let stale = || TapeError::Corrupt {
+        file.seek(SeekFrom::Start(start))
+            .map_err(TapeError::io("seek tape", tape))?;
+        file.read_exact(&mut buf)
+            .map_err(TapeError::io("read tape", tape))?;
+        let not_there = || {
+            TapeError::Corrupt {
             path: tape.to_path_buf(),
             line: 0,
             reason: "the index points at a record that is not there; delete the index file to rebuild it".into(),
+        }
         };
         let mut state = Value::Null;
         let mut snapshot = None;
         for (i, entry) in chain.iter().rev().enumerate() {
-            let at = (entry.offset - start) as usize;
-            let line = &buf[at..at + entry.len as usize];
-            let record: Record<IgnoredAny> = serde_json::from_slice(line).map_err(|_| stale())?;
-            let Some(cp) = record.checkpoint().filter(|cp| cp.id.0 == entry.seq) else { return Err(stale()) };
+            let from = (entry.offset - start) as usize;
+            let line = &buf[from..from + entry.len as usize];
+            let record: Record<IgnoredAny> =
+                serde_json::from_slice(line).map_err(|_| not_there())?;
+            let Some(cp) = record.checkpoint().filter(|cp| cp.id.0 == entry.seq) else {
+                return Err(not_there());
+            };
             match (&cp.state, i) {
                 (StateBlob::Full(full), 0) => state = full.clone(),
                 (StateBlob::Delta(delta), 1..) => apply_in_place(&mut state, delta)?,
-                _ => return Err(stale()),
+                _ => return Err(not_there()),
             }
             snapshot.clone_from(&cp.snapshot);
         }
-        let deltas = &chain[..chain.len() - 1];
-        let stats = ChainStats { deltas: deltas.len(), delta_bytes: deltas.iter().map(|e| e.len).sum() };
-        Ok(LoadedState { state, snapshot, step: StepNo(chain[0].step), stats })
+        Ok(LoadedState {
+            state,
+            snapshot,
+            step: StepNo(chain[0].step),
+            stats: stats_of(&chain),
+        })
     }
 
     /// Loads the index file of `paths`, checking it against the tape; rebuilds it (and
     /// rewrites the file) when it is missing, corrupt or stale.
     pub fn load_or_rebuild(paths: &ThreadPaths) -> Result<Self> {
         let mut tape = File::open(&paths.tape).map_err(TapeError::io("open tape", &paths.tape))?;
-        let tape_len = tape.metadata().map_err(TapeError::io("stat tape", &paths.tape))?.len();
+        let tape_len = tape
+            .metadata()
+            .map_err(TapeError::io("stat tape", &paths.tape))?
+            .len();
         let mut head = vec![0; 4096.min(tape_len as usize)];
-        tape.read_exact(&mut head).map_err(TapeError::io("read tape", &paths.tape))?;
+        tape.read_exact(&mut head)
+            .map_err(TapeError::io("read tape", &paths.tape))?;
         let (header, header_len) = parse_header(&paths.tape, &head).or_else(|_| {
             // A header longer than 4 KiB (big `meta`): read the whole file once.
-            let all = std::fs::read(&paths.tape).map_err(TapeError::io("read tape", &paths.tape))?;
+            let all =
+                std::fs::read(&paths.tape).map_err(TapeError::io("read tape", &paths.tape))?;
             parse_header(&paths.tape, &all)
         })?;
         let created = header.created.to_rfc3339();
@@ -238,7 +276,13 @@ impl TapeIndex {
             .filter(|index| index.last_entry_matches(&mut tape));
         let (mut index, complete) = match loaded {
             Some(index) => (index, true),
-            None => (Self { covered: header_len, ..Self::default() }, false),
+            None => (
+                Self {
+                    covered: header_len,
+                    ..Self::default()
+                },
+                false,
+            ),
         };
         let added = index.scan_tail(&mut tape, tape_len, &paths.tape)?;
         if !complete || added > 0 {
@@ -254,7 +298,10 @@ impl TapeIndex {
         if first.strip_prefix(INDEX_MAGIC)?.trim() != created {
             return None;
         }
-        let mut index = Self { covered: header_len, ..Self::default() };
+        let mut index = Self {
+            covered: header_len,
+            ..Self::default()
+        };
         for line in lines {
             let entry = Entry::parse(line)?;
             let ordered = entry.offset >= index.covered && entry.offset + entry.len <= tape_len;
@@ -273,7 +320,9 @@ impl TapeIndex {
 
     /// Spot check: the last entry's span holds that record on the tape.
     fn last_entry_matches(&self, tape: &mut File) -> bool {
-        let Some(last) = self.entries.last() else { return true };
+        let Some(last) = self.entries.last() else {
+            return true;
+        };
         let mut line = vec![0; last.len as usize];
         tape.seek(SeekFrom::Start(last.offset)).is_ok()
             && tape.read_exact(&mut line).is_ok()
@@ -285,13 +334,19 @@ impl TapeIndex {
     /// between the tape's fsync and the index write leaves them out). Stops at a torn tail.
     fn scan_tail(&mut self, tape: &mut File, tape_len: u64, path: &Path) -> Result<usize> {
         let mut rest = Vec::with_capacity((tape_len - self.covered) as usize);
-        tape.seek(SeekFrom::Start(self.covered)).map_err(TapeError::io("seek tape", path))?;
-        tape.read_to_end(&mut rest).map_err(TapeError::io("read tape", path))?;
+        tape.seek(SeekFrom::Start(self.covered))
+            .map_err(TapeError::io("seek tape", path))?;
+        tape.read_to_end(&mut rest)
+            .map_err(TapeError::io("read tape", path))?;
         let mut offset = self.covered;
         let mut added = 0;
         for line in rest.split_inclusive(|&b| b == b'\n') {
-            let Some(body) = line.strip_suffix(b"\n") else { break };
-            let Ok(head) = serde_json::from_slice::<RecordHead>(body) else { break };
+            let Some(body) = line.strip_suffix(b"\n") else {
+                break;
+            };
+            let Ok(head) = serde_json::from_slice::<RecordHead>(body) else {
+                break;
+            };
             let len = line.len() as u64;
             let (kind, link) = match head.t {
                 Kind::Event => (None, None),
@@ -301,7 +356,14 @@ impl TapeIndex {
             };
             if let Some(kind) = kind {
                 let link = link.map(|l| l.0);
-                self.push(Entry { kind, seq: head.seq.0, step: head.step.0, offset, len, link });
+                self.push(Entry {
+                    kind,
+                    seq: head.seq.0,
+                    step: head.step.0,
+                    offset,
+                    len,
+                    link,
+                });
                 added += 1;
             }
             offset += len;
@@ -311,7 +373,17 @@ impl TapeIndex {
 
     /// Appends one entry to the index file (not fsynced: the index is rebuildable).
     pub fn append_to_file(file: &mut File, path: &Path, entry: &Entry) -> Result<()> {
-        file.write_all(entry.line().as_bytes()).map_err(TapeError::io("write index", path))
+        file.write_all(entry.line().as_bytes())
+            .map_err(TapeError::io("write index", path))
+    }
+}
+
+/// Deltas of a chain (target first, full last).
+fn stats_of(chain: &[Entry]) -> ChainStats {
+    let deltas = &chain[..chain.len().saturating_sub(1)];
+    ChainStats {
+        deltas: deltas.len(),
+        delta_bytes: deltas.iter().map(|e| e.len).sum(),
     }
 }
 
@@ -334,7 +406,10 @@ pub struct StateReader {
 impl StateReader {
     /// Loads (or rebuilds) the index of the thread at `paths`.
     pub fn open(paths: &ThreadPaths) -> Result<Self> {
-        Ok(Self { tape: paths.tape.clone(), index: TapeIndex::load_or_rebuild(paths)? })
+        Ok(Self {
+            tape: paths.tape.clone(),
+            index: TapeIndex::load_or_rebuild(paths)?,
+        })
     }
 
     /// The head checkpoint (last checkpoint, or the target of the last rewind).

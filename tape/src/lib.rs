@@ -27,7 +27,9 @@ pub use ids::{CheckpointId, Seq, StepNo, ThreadId};
 pub use index::StateReader;
 pub use lock::{LockHolder, ThreadLock};
 pub use paths::{ThreadPaths, list_threads, threads_dir};
-pub use record::{Body, Checkpoint, FORMAT_VERSION, ParentRef, Record, Rewind, SnapshotRef, StateBlob, TapeHeader};
+pub use record::{
+    Body, Checkpoint, FORMAT_VERSION, ParentRef, Record, Rewind, SnapshotRef, StateBlob, TapeHeader,
+};
 pub use redact::{REDACTED, Redactor};
 pub use snapshot::Snapshotter;
 pub use tape::{At, Recovery, Tape};

@@ -27,7 +27,11 @@ pub struct LockHolder {
 
 impl LockHolder {
     fn me() -> Self {
-        Self { pid: std::process::id() as i32, host: host_name(), started: Utc::now() }
+        Self {
+            pid: std::process::id().cast_signed(),
+            host: host_name(),
+            started: Utc::now(),
+        }
     }
 
     /// True when the holder still runs: `running`; false means the thread was `interrupted`.
@@ -60,9 +64,14 @@ impl ThreadLock {
                     file.write_all(text.as_bytes())
                         .and_then(|()| file.sync_all())
                         .map_err(TapeError::io("write lock", &paths.lock))?;
-                    return Ok(Self { path: paths.lock.clone(), holder: me });
+                    return Ok(Self {
+                        path: paths.lock.clone(),
+                        holder: me,
+                    });
                 }
-                Err(TapeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(TapeError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
                     let text = std::fs::read_to_string(&paths.lock).unwrap_or_default();
                     match serde_json::from_str::<LockHolder>(&text) {
                         Ok(holder) if holder.is_alive() => {
@@ -123,7 +132,9 @@ impl Drop for ThreadLock {
 /// another process taking it over at the same moment.
 fn remove_if_unchanged(path: &Path, seen: &str) -> Result<()> {
     match std::fs::read_to_string(path) {
-        Ok(now) if now == seen => std::fs::remove_file(path).map_err(TapeError::io("remove stale lock", path)),
+        Ok(now) if now == seen => {
+            std::fs::remove_file(path).map_err(TapeError::io("remove stale lock", path))
+        }
         _ => Ok(()),
     }
 }

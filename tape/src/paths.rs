@@ -68,7 +68,9 @@ pub fn list_threads(project_dir: &Path) -> Result<Vec<ThreadId>> {
     let mut ids = Vec::new();
     for entry in entries {
         let entry = entry.map_err(TapeError::io("list", &dir))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
         if let Ok(id) = ThreadId::new(name)
             && ThreadPaths::new(project_dir, &id).tape.is_file()
         {
@@ -107,7 +109,10 @@ mod tests {
         paths.create_dir().unwrap();
         let mode = fs::metadata(&paths.dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
-        assert!(list_threads(project.path()).unwrap().is_empty(), "no tape yet");
+        assert!(
+            list_threads(project.path()).unwrap().is_empty(),
+            "no tape yet"
+        );
         drop(open_private(&paths.tape, true, false).unwrap());
         let mode = fs::metadata(&paths.tape).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

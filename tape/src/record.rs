@@ -236,7 +236,11 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for Record<E> {
                 let state = match (wire.full, wire.d) {
                     (Some(full), None) => StateBlob::Full(full),
                     (None, Some(delta)) => StateBlob::Delta(delta),
-                    _ => return Err(de::Error::custom("a checkpoint needs exactly one of `full` and `d`")),
+                    _ => {
+                        return Err(de::Error::custom(
+                            "a checkpoint needs exactly one of `full` and `d`",
+                        ));
+                    }
                 };
                 if matches!(state, StateBlob::Delta(_)) && wire.p.is_none() {
                     return Err(de::Error::custom("a delta checkpoint needs its parent `p`"));
@@ -249,9 +253,16 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for Record<E> {
                     snapshot: wire.snap,
                 })
             }
-            Kind::Rewind => Body::Rewind(Rewind { to: wire.to.ok_or_else(|| de::Error::missing_field("to"))? }),
+            Kind::Rewind => Body::Rewind(Rewind {
+                to: wire.to.ok_or_else(|| de::Error::missing_field("to"))?,
+            }),
         };
-        Ok(Self { seq: wire.seq, step: wire.step, at: wire.at, body })
+        Ok(Self {
+            seq: wire.seq,
+            step: wire.step,
+            at: wire.at,
+            body,
+        })
     }
 }
 
@@ -283,7 +294,12 @@ mod tests {
     fn records_round_trip_including_null_payloads() {
         let at = Utc::now();
         let records: Vec<Record<Value>> = vec![
-            Record { seq: Seq(1), step: StepNo(0), at, body: Body::Event(Value::Null) },
+            Record {
+                seq: Seq(1),
+                step: StepNo(0),
+                at,
+                body: Body::Event(Value::Null),
+            },
             Record {
                 seq: Seq(2),
                 step: StepNo(0),
@@ -293,14 +309,28 @@ mod tests {
                     parent: None,
                     step: StepNo(0),
                     state: StateBlob::Full(Value::Null),
-                    snapshot: Some(SnapshotRef { commit: "c".into(), tree: "t".into() }),
+                    snapshot: Some(SnapshotRef {
+                        commit: "c".into(),
+                        tree: "t".into(),
+                    }),
                 }),
             },
-            Record { seq: Seq(3), step: StepNo(0), at, body: Body::Rewind(Rewind { to: CheckpointId(2) }) },
+            Record {
+                seq: Seq(3),
+                step: StepNo(0),
+                at,
+                body: Body::Rewind(Rewind {
+                    to: CheckpointId(2),
+                }),
+            },
         ];
         for record in records {
             let line = serde_json::to_string(&record).unwrap();
-            assert_eq!(serde_json::from_str::<Record<Value>>(&line).unwrap(), record, "{line}");
+            assert_eq!(
+                serde_json::from_str::<Record<Value>>(&line).unwrap(),
+                record,
+                "{line}"
+            );
         }
     }
 

@@ -36,7 +36,10 @@ impl Redactor {
     pub fn from_env() -> Self {
         let secrets = std::env::vars().filter_map(|(name, value)| {
             let name = name.to_ascii_uppercase();
-            SECRET_ENV_WORDS.iter().any(|w| name.contains(w)).then_some(value)
+            SECRET_ENV_WORDS
+                .iter()
+                .any(|w| name.contains(w))
+                .then_some(value)
         });
         Self::with_secrets(secrets)
     }
@@ -58,7 +61,7 @@ impl Redactor {
         let mut source = String::new();
         if !literals.is_empty() {
             let alternatives: Vec<String> = literals.iter().map(|s| regex::escape(s)).collect();
-            source.push_str(&format!("(?P<env>{})|", alternatives.join("|")));
+            source = format!("(?P<env>{})|", alternatives.join("|"));
         }
         source.push_str(FIXED_PATTERNS);
         let pattern = Regex::new(&source).unwrap_or_else(|_| fixed_only());
@@ -68,7 +71,12 @@ impl Redactor {
     /// `line` with every secret replaced by `[REDACTED]`; borrowed when nothing matched.
     pub fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
         self.pattern.replace_all(line, |caps: &Captures<'_>| {
-            for (group, closing) in [("bearer", ""), ("auth", ""), ("field", "\""), ("path", "\"")] {
+            for (group, closing) in [
+                ("bearer", ""),
+                ("auth", ""),
+                ("field", "\""),
+                ("path", "\""),
+            ] {
                 if let Some(prefix) = caps.name(group) {
                     return format!("{}{REDACTED}{closing}", prefix.as_str());
                 }
@@ -87,7 +95,8 @@ impl Default for Redactor {
 /// The fixed patterns alone; they are constant and tested, so this cannot fail in practice,
 /// and an environment value that somehow breaks the combined regex must not stop recording.
 fn fixed_only() -> Regex {
-    Regex::new(FIXED_PATTERNS).unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
+    Regex::new(FIXED_PATTERNS)
+        .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
 }
 
 #[cfg(test)]
@@ -98,7 +107,8 @@ mod tests {
 
     #[test]
     fn secrets_are_scrubbed_and_json_stays_valid() {
-        let redactor = Redactor::with_secrets(["hunter2-very-secret".to_owned(), "short".to_owned()]);
+        let redactor =
+            Redactor::with_secrets(["hunter2-very-secret".to_owned(), "short".to_owned()]);
         let line = json!({
             "text": "key sk-abcdefghijklmnop1234 and Bearer abc.def.ghi123 and hunter2-very-secret",
             "headers": "Authorization: Basic dXNlcjpwYXNz\nX: y",
@@ -112,7 +122,15 @@ mod tests {
         .to_string();
         let out = redactor.redact(&line);
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-        for secret in ["sk-abcdefghijklmnop1234", "abc.def.ghi123", "hunter2-very-secret", "dXNlcjpwYXNz", "plain-value", "ghp_x", "p@ss"] {
+        for secret in [
+            "sk-abcdefghijklmnop1234",
+            "abc.def.ghi123",
+            "hunter2-very-secret",
+            "dXNlcjpwYXNz",
+            "plain-value",
+            "ghp_x",
+            "p@ss",
+        ] {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
         assert_eq!(value["usage"]["prompt_tokens"], 12);

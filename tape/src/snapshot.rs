@@ -28,7 +28,11 @@ pub struct Snapshotter {
 
 impl std::fmt::Debug for Snapshotter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshotter").field("thread", &self.thread).field("workdir", &self.workdir).finish()
+        f.debug_struct("Snapshotter")
+            .field("thread", &self.thread)
+            .field("workdir", &self.workdir)
+            .field("index_path", &self.index_path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,20 +40,31 @@ impl Snapshotter {
     /// Opens the project's repository for thread `thread`; the project must be a git work tree.
     pub fn open(project_dir: &Path, thread: &ThreadId) -> Result<Self> {
         let repo = Repository::open(project_dir).map_err(|e| match e.code() {
-            ErrorCode::NotFound => TapeError::NoRepository { path: project_dir.to_path_buf() },
+            ErrorCode::NotFound => TapeError::NoRepository {
+                path: project_dir.to_path_buf(),
+            },
             _ => TapeError::git("open repository")(e),
         })?;
         let workdir = repo
             .workdir()
-            .ok_or_else(|| TapeError::NoRepository { path: project_dir.to_path_buf() })?
+            .ok_or_else(|| TapeError::NoRepository {
+                path: project_dir.to_path_buf(),
+            })?
             .to_path_buf();
         ensure_excluded(&repo)?;
         let paths = ThreadPaths::new(&workdir, thread);
         paths.create_dir()?;
-        let mut index = Index::open(&paths.snapshot_index).map_err(TapeError::git("open snapshot index"))?;
+        let mut index =
+            Index::open(&paths.snapshot_index).map_err(TapeError::git("open snapshot index"))?;
         // The handle's index becomes the private one, so the user's `.git/index` is never read or written.
-        repo.set_index(&mut index).map_err(TapeError::git("use snapshot index"))?;
-        Ok(Self { repo, thread: thread.clone(), index_path: paths.snapshot_index, workdir })
+        repo.set_index(&mut index)
+            .map_err(TapeError::git("use snapshot index"))?;
+        Ok(Self {
+            repo,
+            thread: thread.clone(),
+            index_path: paths.snapshot_index,
+            workdir,
+        })
     }
 
     /// `refs/baton/<thread>/head`.
@@ -63,51 +78,95 @@ impl Snapshotter {
 
     /// Records the worktree as a commit on the thread's hidden refs.
     pub fn snapshot(&self, step: StepNo, message: &str) -> Result<SnapshotRef> {
-        let mut index = self.repo.index().map_err(TapeError::git("open snapshot index"))?;
-        index.add_all(["*"], IndexAddOption::DEFAULT, None).map_err(TapeError::git("add files to snapshot"))?;
-        index.update_all(["*"], None).map_err(TapeError::git("update snapshot index"))?;
-        index.write().map_err(TapeError::git("write snapshot index"))?;
-        let tree_id = index.write_tree().map_err(TapeError::git("write snapshot tree"))?;
+        let mut index = self
+            .repo
+            .index()
+            .map_err(TapeError::git("open snapshot index"))?;
+        index
+            .add_all(["*"], IndexAddOption::DEFAULT, None)
+            .map_err(TapeError::git("add files to snapshot"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(TapeError::git("update snapshot index"))?;
+        index
+            .write()
+            .map_err(TapeError::git("write snapshot index"))?;
+        let tree_id = index
+            .write_tree()
+            .map_err(TapeError::git("write snapshot tree"))?;
         let previous = self.repo.refname_to_id(&self.head_ref()).ok();
         if let Some(previous) = previous
             && let Ok(commit) = self.repo.find_commit(previous)
             && commit.tree_id() == tree_id
         {
-            return Ok(SnapshotRef { commit: previous.to_string(), tree: tree_id.to_string() });
+            return Ok(SnapshotRef {
+                commit: previous.to_string(),
+                tree: tree_id.to_string(),
+            });
         }
-        let tree = self.repo.find_tree(tree_id).map_err(TapeError::git("find snapshot tree"))?;
-        let sig = Signature::now("baton", "baton@localhost").map_err(TapeError::git("make signature"))?;
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(TapeError::git("find snapshot tree"))?;
+        let sig =
+            Signature::now("baton", "baton@localhost").map_err(TapeError::git("make signature"))?;
         let message = format!("baton {} step {step}: {message}", self.thread);
-        let commit = self.repo.commit(None, &sig, &sig, &message, &tree, &[]).map_err(TapeError::git("commit snapshot"))?;
+        let commit = self
+            .repo
+            .commit(None, &sig, &sig, &message, &tree, &[])
+            .map_err(TapeError::git("commit snapshot"))?;
         let refname = format!("{}{commit}", self.snapshot_ref_prefix());
-        self.repo.reference(&refname, commit, true, "baton snapshot").map_err(TapeError::git("write snapshot ref"))?;
-        self.repo.reference(&self.head_ref(), commit, true, "baton snapshot").map_err(TapeError::git("move thread head ref"))?;
-        Ok(SnapshotRef { commit: commit.to_string(), tree: tree_id.to_string() })
+        self.repo
+            .reference(&refname, commit, true, "baton snapshot")
+            .map_err(TapeError::git("write snapshot ref"))?;
+        self.repo
+            .reference(&self.head_ref(), commit, true, "baton snapshot")
+            .map_err(TapeError::git("move thread head ref"))?;
+        Ok(SnapshotRef {
+            commit: commit.to_string(),
+            tree: tree_id.to_string(),
+        })
     }
 
     /// Puts the worktree back to a snapshot: changed files rewritten, deleted ones recreated,
     /// files not in the snapshot removed; ignored files and `.baton/` are left alone.
     pub fn restore(&self, snapshot: &SnapshotRef) -> Result<()> {
         let tree = self.find_tree(snapshot)?;
-        let mut index = self.repo.index().map_err(TapeError::git("open snapshot index"))?;
+        let mut index = self
+            .repo
+            .index()
+            .map_err(TapeError::git("open snapshot index"))?;
         // Make the private index describe the current worktree first, so files created since
         // the last snapshot count as tracked and are removed by the checkout.
-        index.add_all(["*"], IndexAddOption::DEFAULT, None).map_err(TapeError::git("scan worktree"))?;
-        index.update_all(["*"], None).map_err(TapeError::git("scan worktree"))?;
+        index
+            .add_all(["*"], IndexAddOption::DEFAULT, None)
+            .map_err(TapeError::git("scan worktree"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(TapeError::git("scan worktree"))?;
         let mut checkout = CheckoutBuilder::new();
         checkout.force().remove_untracked(true);
         self.repo
             .checkout_tree(tree.as_object(), Some(&mut checkout))
             .map_err(TapeError::git("check out snapshot"))?;
-        index.read_tree(&tree).map_err(TapeError::git("load snapshot into index"))?;
-        index.update_all(["*"], None).map_err(TapeError::git("refresh snapshot index"))?;
-        index.write().map_err(TapeError::git("write snapshot index"))
+        index
+            .read_tree(&tree)
+            .map_err(TapeError::git("load snapshot into index"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(TapeError::git("refresh snapshot index"))?;
+        index
+            .write()
+            .map_err(TapeError::git("write snapshot index"))
     }
 
     /// A unified patch from snapshot `a` to snapshot `b`.
     pub fn diff_trees(&self, a: &SnapshotRef, b: &SnapshotRef) -> Result<String> {
         let (old, new) = (self.find_tree(a)?, self.find_tree(b)?);
-        let diff = self.repo.diff_tree_to_tree(Some(&old), Some(&new), None).map_err(TapeError::git("diff trees"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old), Some(&new), None)
+            .map_err(TapeError::git("diff trees"))?;
         let mut patch = String::new();
         diff.print(DiffFormat::Patch, |_, _, line| {
             if matches!(line.origin(), '+' | '-' | ' ') {
@@ -126,21 +185,33 @@ impl Snapshotter {
     pub fn fork_worktree(&self, snapshot: &SnapshotRef, new_dir: &Path) -> Result<Repository> {
         let fork = Repository::init(new_dir).map_err(TapeError::git("create fork repository"))?;
         let source = self.repo.path().to_string_lossy().into_owned();
-        let mut remote = fork.remote_anonymous(&source).map_err(TapeError::git("reach parent repository"))?;
+        let mut remote = fork
+            .remote_anonymous(&source)
+            .map_err(TapeError::git("reach parent repository"))?;
         let snapshot_ref = format!("{}{}", self.snapshot_ref_prefix(), snapshot.commit);
-        let specs = ["+refs/heads/*:refs/heads/*".to_owned(), format!("+{snapshot_ref}:refs/baton/fork-base")];
-        remote.fetch(&specs, None, None).map_err(TapeError::git("fetch into fork"))?;
+        let specs = [
+            "+refs/heads/*:refs/heads/*".to_owned(),
+            format!("+{snapshot_ref}:refs/baton/fork-base"),
+        ];
+        remote
+            .fetch(&specs, None, None)
+            .map_err(TapeError::git("fetch into fork"))?;
         drop(remote);
-        let commit = Oid::from_str(&snapshot.commit).map_err(TapeError::git("parse snapshot commit"))?;
-        fork.set_head_detached(commit).map_err(TapeError::git("point fork HEAD at snapshot"))?;
-        fork.checkout_head(Some(CheckoutBuilder::new().force())).map_err(TapeError::git("check out fork"))?;
+        let commit =
+            Oid::from_str(&snapshot.commit).map_err(TapeError::git("parse snapshot commit"))?;
+        fork.set_head_detached(commit)
+            .map_err(TapeError::git("point fork HEAD at snapshot"))?;
+        fork.checkout_head(Some(CheckoutBuilder::new().force()))
+            .map_err(TapeError::git("check out fork"))?;
         ensure_excluded(&fork)?;
         Ok(fork)
     }
 
     fn find_tree(&self, snapshot: &SnapshotRef) -> Result<git2::Tree<'_>> {
         let id = Oid::from_str(&snapshot.tree).map_err(TapeError::git("parse snapshot tree id"))?;
-        self.repo.find_tree(id).map_err(TapeError::git("find snapshot tree (was it garbage-collected?)"))
+        self.repo.find_tree(id).map_err(TapeError::git(
+            "find snapshot tree (was it garbage-collected?)",
+        ))
     }
 
     /// Where the private index lives.
@@ -163,6 +234,10 @@ fn ensure_excluded(repo: &Repository) -> Result<()> {
         .append(true)
         .open(&exclude)
         .map_err(TapeError::io("open", &exclude))?;
-    let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
-    write!(file, "{sep}{EXCLUDE_LINE}\n").map_err(TapeError::io("write", &exclude))
+    let sep = if current.is_empty() || current.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    writeln!(file, "{sep}{EXCLUDE_LINE}").map_err(TapeError::io("write", &exclude))
 }

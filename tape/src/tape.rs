@@ -95,7 +95,10 @@ impl<E: DeserializeOwned> Tape<E> {
                         reason: format!("{reason}; line {} is intact", line_no + extra),
                     });
                 }
-                let lines = 1 + later.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+                let lines = 1 + later
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
                 return Ok(tape.torn(offset, bytes, lines));
             }
             offset += newline + 1;
@@ -119,18 +122,25 @@ impl<E: DeserializeOwned> Tape<E> {
     }
 
     fn push_line(&mut self, line: &[u8], offset: u64, len: u64) -> std::result::Result<(), String> {
-        let record: Record<E> = serde_json::from_slice(line).map_err(|e| format!("not a record: {e}"))?;
+        let record: Record<E> =
+            serde_json::from_slice(line).map_err(|e| format!("not a record: {e}"))?;
         if let Some(last) = self.records.last()
             && record.seq <= last.seq
         {
-            return Err(format!("sequence number {} does not follow {}", record.seq, last.seq));
+            return Err(format!(
+                "sequence number {} does not follow {}",
+                record.seq, last.seq
+            ));
         }
         match &record.body {
             Body::Checkpoint(cp) => {
                 if let Some(parent) = cp.parent
                     && !self.positions.contains_key(&parent)
                 {
-                    return Err(format!("checkpoint {} names unknown parent {parent}", cp.id));
+                    return Err(format!(
+                        "checkpoint {} names unknown parent {parent}",
+                        cp.id
+                    ));
                 }
                 self.positions.insert(cp.id, self.records.len());
                 self.head = Some(cp.id);
@@ -151,13 +161,19 @@ impl<E: DeserializeOwned> Tape<E> {
 
 /// Parses and version-checks the header line; returns it and its length with the newline.
 pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<(TapeHeader, u64)> {
-    let bad = |reason: String| TapeError::BadHeader { path: path.to_path_buf(), reason };
+    let bad = |reason: String| TapeError::BadHeader {
+        path: path.to_path_buf(),
+        reason,
+    };
     let end = bytes
         .iter()
         .position(|&b| b == b'\n')
         .ok_or_else(|| bad("the file has no complete first line".into()))?;
-    let value: Value = serde_json::from_slice(&bytes[..end]).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let version = value.get("baton_tape").ok_or_else(|| bad("no `baton_tape` field".into()))?;
+    let value: Value =
+        serde_json::from_slice(&bytes[..end]).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let version = value
+        .get("baton_tape")
+        .ok_or_else(|| bad("no `baton_tape` field".into()))?;
     if version.as_u64() != Some(u64::from(FORMAT_VERSION)) {
         return Err(TapeError::UnsupportedVersion {
             path: path.to_path_buf(),
@@ -283,7 +299,11 @@ impl<E> Tape<E> {
 
     /// The events recorded after checkpoint `id` and before the next checkpoint or rewind.
     pub fn events_after(&self, id: CheckpointId) -> Result<&[Record<E>]> {
-        let start = *self.positions.get(&id).ok_or(TapeError::UnknownCheckpoint { id })? + 1;
+        let start = *self
+            .positions
+            .get(&id)
+            .ok_or(TapeError::UnknownCheckpoint { id })?
+            + 1;
         let len = self.records[start..]
             .iter()
             .position(|r| !matches!(r.body, Body::Event(_)))

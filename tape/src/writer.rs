@@ -34,7 +34,11 @@ pub struct TapeOptions {
 
 impl Default for TapeOptions {
     fn default() -> Self {
-        Self { append_only: Vec::new(), max_delta_chain: 4096, max_replay_ratio: 2.0 }
+        Self {
+            append_only: Vec::new(),
+            max_delta_chain: 4096,
+            max_replay_ratio: 2.0,
+        }
     }
 }
 
@@ -93,14 +97,24 @@ impl<E: Serialize + DeserializeOwned> TapeWriter<E> {
         let mut line = serde_json::to_string(header).map_err(TapeError::Encode)?;
         line = redactor.redact(&line).into_owned();
         line.push('\n');
-        file.write_all(line.as_bytes()).map_err(TapeError::io("write tape", &paths.tape))?;
-        file.sync_all().map_err(TapeError::io("fsync tape", &paths.tape))?;
+        file.write_all(line.as_bytes())
+            .map_err(TapeError::io("write tape", &paths.tape))?;
+        file.sync_all()
+            .map_err(TapeError::io("fsync tape", &paths.tape))?;
         sync_dir(&paths.dir)?;
         let index = TapeIndex::default();
         index.write(&paths.index, &header.created.to_rfc3339())?;
         let file = reopen_append(&paths.tape)?;
         let index_file = open_private(&paths.index, false, false)?;
-        Ok(Self::assemble(paths, file, index_file, index, line.len() as u64, redactor, options))
+        Ok(Self::assemble(
+            paths,
+            file,
+            index_file,
+            index,
+            line.len() as u64,
+            redactor,
+            options,
+        ))
     }
 
     /// Reopens a tape: reads it, cuts a torn tail off, rebuilds the index, and restores the
@@ -109,25 +123,44 @@ impl<E: Serialize + DeserializeOwned> TapeWriter<E> {
         let (tape, recovery) = Tape::<E>::open(&paths.tape)?;
         let file = reopen_append(&paths.tape)?;
         if let Some(recovery) = &recovery {
-            file.set_len(recovery.kept_bytes).map_err(TapeError::io("truncate torn tape", &paths.tape))?;
-            file.sync_all().map_err(TapeError::io("fsync tape", &paths.tape))?;
+            file.set_len(recovery.kept_bytes)
+                .map_err(TapeError::io("truncate torn tape", &paths.tape))?;
+            file.sync_all()
+                .map_err(TapeError::io("fsync tape", &paths.tape))?;
         }
-        let written = std::fs::metadata(&paths.tape).map_err(TapeError::io("stat tape", &paths.tape))?.len();
+        let written = std::fs::metadata(&paths.tape)
+            .map_err(TapeError::io("stat tape", &paths.tape))?
+            .len();
         let index = TapeIndex::from_tape(&tape);
         index.write(&paths.index, &tape.header().created.to_rfc3339())?;
         let index_file = open_private(&paths.index, false, false)?;
-        let mut writer =
-            Self::assemble(paths, file, index_file, index, written, Redactor::from_env(), options);
+        let mut writer = Self::assemble(
+            paths,
+            file,
+            index_file,
+            index,
+            written,
+            Redactor::from_env(),
+            options,
+        );
         writer.next_seq = tape.last_seq().0 + 1;
         writer.last_step = tape.records().last().map_or(StepNo(0), |r| r.step);
         if let Some(head) = tape.head() {
             let state = tape.state_at(head.id)?;
             writer.chain = writer.index.chain_stats(head.id)?;
-            writer.state_len = json_len(&state) as i64;
-            writer.head =
-                Some(Head { checkpoint: head.id, step: head.step, snapshot: head.snapshot.clone(), state });
+            writer.state_len = json_len(&state);
+            writer.head = Some(Head {
+                checkpoint: head.id,
+                step: head.step,
+                snapshot: head.snapshot.clone(),
+                state,
+            });
         }
-        Ok(Resumed { writer, tape, recovery })
+        Ok(Resumed {
+            writer,
+            tape,
+            recovery,
+        })
     }
 }
 
@@ -141,7 +174,11 @@ impl<E: Serialize> TapeWriter<E> {
         redactor: Redactor,
         options: TapeOptions,
     ) -> Self {
-        let hints = options.append_only.iter().map(|p| AppendOnlyPath::new(p)).collect();
+        let hints = options
+            .append_only
+            .iter()
+            .map(|p| AppendOnlyPath::new(p))
+            .collect();
         Self {
             paths: paths.clone(),
             file,
@@ -178,7 +215,12 @@ impl<E: Serialize> TapeWriter<E> {
 
     /// Buffers an event; it reaches disk at the next [`sync`](Self::sync) or checkpoint.
     pub fn append(&mut self, step: StepNo, event: E) -> Result<Seq> {
-        let record = Record { seq: Seq(self.next_seq), step, at: Utc::now(), body: Body::Event(event) };
+        let record = Record {
+            seq: Seq(self.next_seq),
+            step,
+            at: Utc::now(),
+            body: Body::Event(event),
+        };
         self.buffer(&record)?;
         Ok(record.seq)
     }
@@ -186,7 +228,9 @@ impl<E: Serialize> TapeWriter<E> {
     /// Writes buffered records and fsyncs: everything appended so far is durable.
     pub fn sync(&mut self) -> Result<()> {
         self.flush()?;
-        self.file.sync_data().map_err(TapeError::io("fsync tape", &self.paths.tape))
+        self.file
+            .sync_data()
+            .map_err(TapeError::io("fsync tape", &self.paths.tape))
     }
 
     /// Records the thread state at the end of `step` (a delta against the head, or a full
@@ -200,19 +244,42 @@ impl<E: Serialize> TapeWriter<E> {
         let seq = Seq(self.next_seq);
         let id = CheckpointId::from(seq);
         let parent = self.head.as_ref().map(|h| h.checkpoint);
-        let delta = self.head.as_ref().map(|head| Differ::new(&mut self.hints).diff(&head.state, state));
+        let delta = self
+            .head
+            .as_ref()
+            .map(|head| Differ::new(&mut self.hints).diff(&head.state, state));
         let blob = match delta {
             Some(delta) if !self.full_due(&delta) => StateBlob::Delta(delta),
             _ => StateBlob::Full(state.clone()),
         };
-        let cp = Checkpoint { id, parent, step, state: blob, snapshot };
-        let record = Record { seq, step, at: Utc::now(), body: Body::<E>::Checkpoint(cp) };
+        let cp = Checkpoint {
+            id,
+            parent,
+            step,
+            state: blob,
+            snapshot,
+        };
+        let record = Record {
+            seq,
+            step,
+            at: Utc::now(),
+            body: Body::<E>::Checkpoint(cp),
+        };
         let offset = self.written + self.pending.len() as u64;
         let len = self.buffer(&record)?;
         self.sync()?;
-        let Body::Checkpoint(cp) = record.body else { return Ok(id) };
+        let Body::Checkpoint(cp) = record.body else {
+            return Ok(id);
+        };
         let kind = self.advance_head(cp, state, len)?;
-        self.record_in_index(Entry { kind, seq: seq.0, step: step.0, offset, len, link: parent.map(|p| p.0) })?;
+        self.record_in_index(Entry {
+            kind,
+            seq: seq.0,
+            step: step.0,
+            offset,
+            len,
+            link: parent.map(|p| p.0),
+        })?;
         Ok(id)
     }
 
@@ -222,15 +289,32 @@ impl<E: Serialize> TapeWriter<E> {
         self.sync()?;
         let loaded = self.index.load_state(&self.paths.tape, to)?;
         let seq = Seq(self.next_seq);
-        let record = Record { seq, step: loaded.step, at: Utc::now(), body: Body::<E>::Rewind(Rewind { to }) };
+        let record = Record {
+            seq,
+            step: loaded.step,
+            at: Utc::now(),
+            body: Body::<E>::Rewind(Rewind { to }),
+        };
         let offset = self.written + self.pending.len() as u64;
         let len = self.buffer(&record)?;
         self.sync()?;
-        let entry = Entry { kind: EntryKind::Rewind, seq: seq.0, step: loaded.step.0, offset, len, link: Some(to.0) };
+        let entry = Entry {
+            kind: EntryKind::Rewind,
+            seq: seq.0,
+            step: loaded.step.0,
+            offset,
+            len,
+            link: Some(to.0),
+        };
         self.record_in_index(entry)?;
         self.chain = loaded.stats;
-        self.state_len = json_len(&loaded.state) as i64;
-        let head = Head { checkpoint: to, step: loaded.step, snapshot: loaded.snapshot, state: loaded.state };
+        self.state_len = json_len(&loaded.state);
+        let head = Head {
+            checkpoint: to,
+            step: loaded.step,
+            snapshot: loaded.snapshot,
+            state: loaded.state,
+        };
         Ok(self.head.insert(head))
     }
 
@@ -242,21 +326,24 @@ impl<E: Serialize> TapeWriter<E> {
     }
 
     fn advance_head(&mut self, cp: Checkpoint, state: &Value, len: u64) -> Result<EntryKind> {
-        let (kind, new_state) = match (cp.state, self.head.take()) {
-            (StateBlob::Delta(delta), Some(head)) => {
+        let (kind, new_state) =
+            if let (StateBlob::Delta(delta), Some(head)) = (cp.state, self.head.take()) {
                 let mut head_state = head.state;
                 self.state_len += apply_measured(&mut head_state, &delta)?;
                 self.chain.deltas += 1;
                 self.chain.delta_bytes += len;
                 (EntryKind::Delta, head_state)
-            }
-            _ => {
-                self.state_len = len as i64;
+            } else {
+                self.state_len = len.cast_signed();
                 self.chain = ChainStats::default();
                 (EntryKind::Full, state.clone())
-            }
-        };
-        self.head = Some(Head { checkpoint: cp.id, step: cp.step, snapshot: cp.snapshot, state: new_state });
+            };
+        self.head = Some(Head {
+            checkpoint: cp.id,
+            step: cp.step,
+            snapshot: cp.snapshot,
+            state: new_state,
+        });
         Ok(kind)
     }
 
@@ -279,7 +366,9 @@ impl<E: Serialize> TapeWriter<E> {
 
     fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            self.file.write_all(&self.pending).map_err(TapeError::io("write tape", &self.paths.tape))?;
+            self.file
+                .write_all(&self.pending)
+                .map_err(TapeError::io("write tape", &self.paths.tape))?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
@@ -301,5 +390,7 @@ fn reopen_append(path: &std::path::Path) -> Result<File> {
 }
 
 fn sync_dir(dir: &std::path::Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(TapeError::io("fsync folder", dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(TapeError::io("fsync folder", dir))
 }

@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use baton_tape::{
-    GcPolicy, Snapshotter, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter, ThreadId, ThreadPaths,
+    GcPolicy, Snapshotter, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter, ThreadId,
+    ThreadPaths,
 };
 use git2::{Repository, Signature};
 use rand::rngs::StdRng;
@@ -31,12 +32,17 @@ fn user_repo(root: &Path) -> Repository {
     write(root, "b.txt", "bravo\n");
     write(root, "src/c.rs", "fn main() {}\n");
     let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = Signature::now("user", "user@example.com").unwrap();
-    let commit = repo.commit(None, &sig, &sig, "initial", &tree, &[]).unwrap();
-    repo.reference("refs/heads/main", commit, true, "init").unwrap();
+    let commit = repo
+        .commit(None, &sig, &sig, "initial", &tree, &[])
+        .unwrap();
+    repo.reference("refs/heads/main", commit, true, "init")
+        .unwrap();
     repo.set_head("refs/heads/main").unwrap();
     drop(tree);
     write(root, "staged.txt", "staged by the user\n");
@@ -56,7 +62,11 @@ fn snapshot_and_restore_round_trip_without_touching_the_user() {
     let thread = ThreadId::new("t-snap").unwrap();
     let snapshotter = Snapshotter::open(root, &thread).unwrap();
     let first = snapshotter.snapshot(StepNo(1), "before").unwrap();
-    assert_eq!(snapshotter.snapshot(StepNo(1), "unchanged").unwrap(), first, "no new commit for an unchanged tree");
+    assert_eq!(
+        snapshotter.snapshot(StepNo(1), "unchanged").unwrap(),
+        first,
+        "no new commit for an unchanged tree"
+    );
 
     write(root, "new.txt", "created\n");
     write(root, "a.txt", "alpha changed\n");
@@ -67,14 +77,27 @@ fn snapshot_and_restore_round_trip_without_touching_the_user() {
     assert_ne!(first, second);
 
     let patch = snapshotter.diff_trees(&first, &second).unwrap();
-    assert!(patch.contains("+alpha changed") && patch.contains("-bravo") && patch.contains("+created"), "{patch}");
-    assert!(!patch.contains("ignored data") && !patch.contains("log line") && !patch.contains(".baton"), "{patch}");
+    assert!(
+        patch.contains("+alpha changed") && patch.contains("-bravo") && patch.contains("+created"),
+        "{patch}"
+    );
+    assert!(
+        !patch.contains("ignored data") && !patch.contains("log line") && !patch.contains(".baton"),
+        "{patch}"
+    );
 
     snapshotter.restore(&first).unwrap();
     assert_eq!(read(root, "a.txt").as_deref(), Some("alpha\n"));
     assert_eq!(read(root, "b.txt").as_deref(), Some("bravo\n"));
-    assert_eq!(read(root, "new.txt"), None, "a file created after the snapshot survived the restore");
-    assert_eq!(read(root, "ignored/cache.bin").as_deref(), Some("ignored data\n"));
+    assert_eq!(
+        read(root, "new.txt"),
+        None,
+        "a file created after the snapshot survived the restore"
+    );
+    assert_eq!(
+        read(root, "ignored/cache.bin").as_deref(),
+        Some("ignored data\n")
+    );
     assert_eq!(read(root, "debug.log").as_deref(), Some("log line\n"));
     assert!(root.join(".baton/threads/t-snap/snapshot.index").exists());
 
@@ -88,8 +111,17 @@ fn snapshot_and_restore_round_trip_without_touching_the_user() {
     assert_eq!(repo.head().unwrap().name().unwrap(), "refs/heads/main");
     assert_eq!(repo.head().unwrap().target().unwrap(), head_before);
     assert_eq!(fs::read(root.join(".git/index")).unwrap(), index_before);
-    assert!(fs::read_to_string(root.join(".git/info/exclude")).unwrap().contains("/.baton/"));
-    assert_eq!(repo.refname_to_id("refs/baton/t-snap/head").unwrap().to_string(), second.commit);
+    assert!(
+        fs::read_to_string(root.join(".git/info/exclude"))
+            .unwrap()
+            .contains("/.baton/")
+    );
+    assert_eq!(
+        repo.refname_to_id("refs/baton/t-snap/head")
+            .unwrap()
+            .to_string(),
+        second.commit
+    );
 
     // A fork checks the first snapshot out beside the project.
     let fork_dir = tempfile::tempdir().unwrap();
@@ -97,7 +129,11 @@ fn snapshot_and_restore_round_trip_without_touching_the_user() {
     assert_eq!(read(fork_dir.path(), "a.txt").as_deref(), Some("alpha\n"));
     assert_eq!(read(fork_dir.path(), "b.txt").as_deref(), Some("bravo\n"));
     assert_eq!(read(fork_dir.path(), "new.txt"), None);
-    assert_eq!(read(root, "a.txt").as_deref(), Some("alpha changed\n"), "forking changed the parent");
+    assert_eq!(
+        read(root, "a.txt").as_deref(),
+        Some("alpha changed\n"),
+        "forking changed the parent"
+    );
 }
 
 #[test]
@@ -116,29 +152,55 @@ fn gc_frees_dropped_snapshots_and_keeps_protected_ones() {
     let thread = ThreadId::new("t-gc").unwrap();
     let snapshotter = Snapshotter::open(root, &thread).unwrap();
     let paths = ThreadPaths::new(root, &thread);
-    let mut writer =
-        TapeWriter::<Value>::create(&paths, &TapeHeader::new(thread, "w", "p"), TapeOptions::default()).unwrap();
+    let mut writer = TapeWriter::<Value>::create(
+        &paths,
+        &TapeHeader::new(thread, "w", "p"),
+        TapeOptions::default(),
+    )
+    .unwrap();
     let mut ids = Vec::new();
     let mut snaps = Vec::new();
     for step in 1..=8u64 {
         // Incompressible content so dropped snapshots hold real bytes.
         let mut rng = StdRng::seed_from_u64(step);
-        let noise: String = (0..200_000).map(|_| char::from(rng.random_range(b'a'..=b'z'))).collect();
+        let noise: String = (0..200_000)
+            .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+            .collect();
         write(root, "big.txt", &format!("{step}{noise}"));
         let snap = snapshotter.snapshot(StepNo(step), "step").unwrap();
-        ids.push(writer.checkpoint(StepNo(step), &json!({"step": step}), Some(snap.clone())).unwrap());
+        ids.push(
+            writer
+                .checkpoint(StepNo(step), &json!({"step": step}), Some(snap.clone()))
+                .unwrap(),
+        );
         snaps.push(snap);
     }
     drop(writer);
     let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
 
-    let report = snapshotter.gc(&tape, &GcPolicy { keep_last: Some(2), ..GcPolicy::default() }, &[ids[1]]).unwrap();
+    let report = snapshotter
+        .gc(
+            &tape,
+            &GcPolicy {
+                keep_last: Some(2),
+                ..GcPolicy::default()
+            },
+            &[ids[1]],
+        )
+        .unwrap();
     assert_eq!(report.snapshots_dropped, 5, "{report:?}");
     assert_eq!(report.snapshots_kept, 3, "{report:?}");
     assert!(report.bytes_freed > 100_000, "{report:?}");
     for keep in [1, 6, 7] {
         snapshotter.restore(&snaps[keep]).unwrap();
-        assert!(read(root, "big.txt").unwrap().starts_with(&(keep + 1).to_string()));
+        assert!(
+            read(root, "big.txt")
+                .unwrap()
+                .starts_with(&(keep + 1).to_string())
+        );
     }
-    assert!(snapshotter.restore(&snaps[3]).is_err(), "a dropped snapshot is still restorable");
+    assert!(
+        snapshotter.restore(&snaps[3]).is_err(),
+        "a dropped snapshot is still restorable"
+    );
 }

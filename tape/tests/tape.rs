@@ -6,8 +6,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 
 use baton_tape::{
-    At, Body, CheckpointId, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter,
-    ThreadId, ThreadLock, ThreadPaths,
+    At, Body, CheckpointId, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader,
+    TapeOptions, TapeWriter, ThreadId, ThreadLock, ThreadPaths,
 };
 use serde_json::{Value, json};
 
@@ -15,7 +15,10 @@ fn new_thread(project: &std::path::Path) -> (ThreadPaths, TapeWriter<Value>) {
     let id = ThreadId::new("t-test").unwrap();
     let paths = ThreadPaths::new(project, &id);
     let header = TapeHeader::new(id, "two-agent", project.display().to_string());
-    let options = TapeOptions { append_only: vec!["/conversation".into()], ..TapeOptions::default() };
+    let options = TapeOptions {
+        append_only: vec!["/conversation".into()],
+        ..TapeOptions::default()
+    };
     let writer = TapeWriter::create(&paths, &header, options).unwrap();
     (paths, writer)
 }
@@ -29,11 +32,18 @@ fn state(messages: u64, passing: bool) -> Value {
 }
 
 /// Writes steps 1..=n, each an event and a checkpoint; returns the checkpoint ids.
-fn write_steps(writer: &mut TapeWriter<Value>, range: std::ops::RangeInclusive<u64>) -> Vec<CheckpointId> {
+fn write_steps(
+    writer: &mut TapeWriter<Value>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Vec<CheckpointId> {
     range
         .map(|step| {
-            writer.append(StepNo(step), json!({"kind": "model", "answer": step})).unwrap();
-            writer.checkpoint(StepNo(step), &state(step, step % 3 == 0), None).unwrap()
+            writer
+                .append(StepNo(step), json!({"kind": "model", "answer": step}))
+                .unwrap();
+            writer
+                .checkpoint(StepNo(step), &state(step, step.is_multiple_of(3)), None)
+                .unwrap()
         })
         .collect()
 }
@@ -43,7 +53,9 @@ fn round_trip_events_and_states() {
     let dir = tempfile::tempdir().unwrap();
     let (paths, mut writer) = new_thread(dir.path());
     let ids = write_steps(&mut writer, 1..=20);
-    writer.append(StepNo(21), json!({"kind": "model", "answer": "pending"})).unwrap();
+    writer
+        .append(StepNo(21), json!({"kind": "model", "answer": "pending"}))
+        .unwrap();
     writer.sync().unwrap();
     assert_eq!(writer.head().unwrap().state, state(20, false));
     drop(writer);
@@ -55,8 +67,14 @@ fn round_trip_events_and_states() {
     assert_eq!(tape.checkpoints().count(), 20);
     for (i, id) in ids.iter().enumerate() {
         let step = i as u64 + 1;
-        assert_eq!(tape.state_at(*id).unwrap(), state(step, step % 3 == 0));
-        assert_eq!(tape.state_at(StepNo(step)).unwrap(), state(step, step % 3 == 0));
+        assert_eq!(
+            tape.state_at(*id).unwrap(),
+            state(step, step.is_multiple_of(3))
+        );
+        assert_eq!(
+            tape.state_at(StepNo(step)).unwrap(),
+            state(step, step.is_multiple_of(3))
+        );
         let events = tape.events_after(*id).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].step, StepNo(step + 1));
@@ -64,7 +82,10 @@ fn round_trip_events_and_states() {
     assert_eq!(tape.tail_events().len(), 1);
     assert_eq!(tape.tail_events()[0].event().unwrap()["answer"], "pending");
     // The first checkpoint carries a full state; nearly all others are small deltas.
-    let fulls: Vec<bool> = tape.checkpoints().map(|cp| matches!(cp.state, StateBlob::Full(_))).collect();
+    let fulls: Vec<bool> = tape
+        .checkpoints()
+        .map(|cp| matches!(cp.state, StateBlob::Full(_)))
+        .collect();
     assert!(fulls[0]);
     assert!(fulls.iter().filter(|f| **f).count() <= 2, "{fulls:?}");
 
@@ -76,20 +97,33 @@ fn round_trip_events_and_states() {
 
 #[test]
 fn torn_tail_is_reported_and_repaired_when_opened_for_writing() {
-    for tail in [&b"{\"seq\": 99, \"st"[..], b"\x00\xffgarbage\n{not json\n", b"{\"seq\":99}\n"] {
+    for tail in [
+        &b"{\"seq\": 99, \"st"[..],
+        b"\x00\xffgarbage\n{not json\n",
+        b"{\"seq\":99}\n",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (paths, mut writer) = new_thread(dir.path());
         write_steps(&mut writer, 1..=5);
         drop(writer);
         let good_len = fs::metadata(&paths.tape).unwrap().len();
-        OpenOptions::new().append(true).open(&paths.tape).unwrap().write_all(tail).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(&paths.tape)
+            .unwrap()
+            .write_all(tail)
+            .unwrap();
 
         let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
         let recovery = recovery.expect("torn tail not reported");
         assert_eq!(recovery.dropped_bytes, tail.len() as u64);
         assert_eq!(recovery.kept_bytes, good_len);
         assert_eq!(tape.checkpoints().count(), 5);
-        assert_eq!(fs::metadata(&paths.tape).unwrap().len(), good_len + tail.len() as u64, "read-only open truncated");
+        assert_eq!(
+            fs::metadata(&paths.tape).unwrap().len(),
+            good_len + tail.len() as u64,
+            "read-only open truncated"
+        );
 
         let mut resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
         assert!(resumed.recovery.is_some());
@@ -109,7 +143,12 @@ fn a_cut_last_line_is_dropped() {
     write_steps(&mut writer, 1..=3);
     drop(writer);
     let len = fs::metadata(&paths.tape).unwrap().len();
-    OpenOptions::new().write(true).open(&paths.tape).unwrap().set_len(len - 10).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&paths.tape)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
     let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
     assert_eq!(recovery.unwrap().dropped_lines, 1);
     assert_eq!(tape.checkpoints().count(), 2);
@@ -129,7 +168,11 @@ fn corruption_in_the_middle_is_an_error_naming_the_line() {
     assert!(matches!(err, TapeError::Corrupt { line: 4, .. }), "{err}");
     assert!(err.to_string().contains("line 4"), "{err}");
     assert!(TapeWriter::<Value>::open(&paths, TapeOptions::default()).is_err());
-    assert_eq!(fs::read_to_string(&paths.tape).unwrap(), lines.join("\n") + "\n", "the file was modified");
+    assert_eq!(
+        fs::read_to_string(&paths.tape).unwrap(),
+        lines.join("\n") + "\n",
+        "the file was modified"
+    );
 }
 
 #[test]
@@ -138,9 +181,15 @@ fn unknown_version_is_a_clear_error() {
     let path = dir.path().join("tape.jsonl");
     fs::write(&path, "{\"baton_tape\": 7, \"thread\": \"x\"}\n").unwrap();
     let err = Tape::<Value>::open(&path).unwrap_err().to_string();
-    assert!(err.contains("version 7") && err.contains("reads version 1"), "{err}");
+    assert!(
+        err.contains("version 7") && err.contains("reads version 1"),
+        "{err}"
+    );
     fs::write(&path, "not a tape\n").unwrap();
-    assert!(matches!(Tape::<Value>::open(&path), Err(TapeError::BadHeader { .. })));
+    assert!(matches!(
+        Tape::<Value>::open(&path),
+        Err(TapeError::BadHeader { .. })
+    ));
 }
 
 #[test]
@@ -157,18 +206,37 @@ fn rewind_keeps_the_abandoned_branch_and_follows_the_live_one() {
     drop(writer);
 
     let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
-    assert_eq!(tape.checkpoints().count(), 7, "abandoned checkpoints must stay on the tape");
-    assert!(tape.records().iter().any(|r| matches!(r.body, Body::Rewind(_))));
+    assert_eq!(
+        tape.checkpoints().count(),
+        7,
+        "abandoned checkpoints must stay on the tape"
+    );
+    assert!(
+        tape.records()
+            .iter()
+            .any(|r| matches!(r.body, Body::Rewind(_)))
+    );
     let live: Vec<CheckpointId> = tape.live_branch().iter().map(|cp| cp.id).collect();
     assert_eq!(live, vec![ids[0], ids[1], ids[2], alt_id]);
     assert_eq!(tape.head().unwrap().id, alt_id);
     assert_eq!(tape.state_at(StepNo(4)).unwrap(), alt);
-    assert_eq!(tape.state_at(StepNo(6)).unwrap(), alt, "step 6 of the live branch is the alternative");
-    assert_eq!(tape.state_at(ids[5]).unwrap(), state(6, true), "abandoned states stay readable by id");
+    assert_eq!(
+        tape.state_at(StepNo(6)).unwrap(),
+        alt,
+        "step 6 of the live branch is the alternative"
+    );
+    assert_eq!(
+        tape.state_at(ids[5]).unwrap(),
+        state(6, true),
+        "abandoned states stay readable by id"
+    );
     let reader = StateReader::open(&paths).unwrap();
     assert_eq!(reader.state_at(StepNo(5)).unwrap(), alt);
     assert_eq!(reader.state_at(StepNo(2)).unwrap(), state(2, false));
-    assert_eq!(reader.state_at(At::Checkpoint(ids[4])).unwrap(), state(5, false));
+    assert_eq!(
+        reader.state_at(At::Checkpoint(ids[4])).unwrap(),
+        state(5, false)
+    );
 
     // Resuming after a rewind continues from the alternative.
     let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
@@ -184,20 +252,44 @@ fn index_is_rebuilt_when_missing_stale_or_corrupt() {
     let original = fs::read_to_string(&paths.index).unwrap();
 
     fs::remove_file(&paths.index).unwrap();
-    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(17)).unwrap(), state(17, false));
+    assert_eq!(
+        StateReader::open(&paths)
+            .unwrap()
+            .state_at(StepNo(17))
+            .unwrap(),
+        state(17, false)
+    );
     assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
 
     // Stale: the last entries are missing (a crash between the tape's fsync and the index write).
     let cut: Vec<&str> = original.lines().take(20).collect();
     fs::write(&paths.index, cut.join("\n") + "\n").unwrap();
-    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(30)).unwrap(), state(30, true));
+    assert_eq!(
+        StateReader::open(&paths)
+            .unwrap()
+            .state_at(StepNo(30))
+            .unwrap(),
+        state(30, true)
+    );
     assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
 
     // Corrupt: offsets pointing nowhere.
     fs::write(&paths.index, original.replace(" 1 ", " 999999 ")).unwrap();
-    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(9)).unwrap(), state(9, true));
+    assert_eq!(
+        StateReader::open(&paths)
+            .unwrap()
+            .state_at(StepNo(9))
+            .unwrap(),
+        state(9, true)
+    );
     fs::write(&paths.index, "garbage").unwrap();
-    assert_eq!(StateReader::open(&paths).unwrap().state_at(StepNo(9)).unwrap(), state(9, true));
+    assert_eq!(
+        StateReader::open(&paths)
+            .unwrap()
+            .state_at(StepNo(9))
+            .unwrap(),
+        state(9, true)
+    );
 }
 
 #[test]
@@ -205,21 +297,42 @@ fn full_states_are_written_by_policy() {
     let dir = tempfile::tempdir().unwrap();
     let id = ThreadId::new("t-policy").unwrap();
     let paths = ThreadPaths::new(dir.path(), &id);
-    let options = TapeOptions { max_delta_chain: 4, ..TapeOptions::default() };
-    let mut writer = TapeWriter::<Value>::create(&paths, &TapeHeader::new(id, "w", "p"), options).unwrap();
+    let options = TapeOptions {
+        max_delta_chain: 4,
+        ..TapeOptions::default()
+    };
+    let mut writer =
+        TapeWriter::<Value>::create(&paths, &TapeHeader::new(id, "w", "p"), options).unwrap();
     write_steps(&mut writer, 1..=10);
     // A state replaced wholesale every step: the deltas weigh more than the state.
     for step in 11..=20 {
-        writer.checkpoint(StepNo(step), &json!({"blob": "x".repeat(4000 + step as usize)}), None).unwrap();
+        writer
+            .checkpoint(
+                StepNo(step),
+                &json!({"blob": "x".repeat(4000 + step as usize)}),
+                None,
+            )
+            .unwrap();
     }
     drop(writer);
     let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
-    let kinds: String =
-        tape.checkpoints().map(|cp| if matches!(cp.state, StateBlob::Full(_)) { 'F' } else { 'D' }).collect();
+    let kinds: String = tape
+        .checkpoints()
+        .map(|cp| {
+            if matches!(cp.state, StateBlob::Full(_)) {
+                'F'
+            } else {
+                'D'
+            }
+        })
+        .collect();
     assert_eq!(&kinds[..10], "FDDDDFDDDD");
     assert!(kinds[10..].matches('F').count() >= 3, "{kinds}");
     for step in 1..=20 {
-        StateReader::open(&paths).unwrap().state_at(StepNo(step)).unwrap();
+        StateReader::open(&paths)
+            .unwrap()
+            .state_at(StepNo(step))
+            .unwrap();
     }
 }
 
@@ -228,7 +341,12 @@ fn secrets_never_reach_the_file() {
     if std::env::var_os("BATON_TAPE_REDACTION_CHILD").is_none() {
         // The environment can only be set for a child process (set_var is unsafe).
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "secrets_never_reach_the_file", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "secrets_never_reach_the_file",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("BATON_TAPE_REDACTION_CHILD", "1")
             .env("MY_SERVICE_TOKEN", "tok-1234567890-env-secret")
             .status()
@@ -256,12 +374,24 @@ fn secrets_never_reach_the_file() {
     writer.checkpoint(StepNo(2), &secret_state, None).unwrap();
     drop(writer);
     let text = fs::read_to_string(&paths.tape).unwrap();
-    for secret in ["sk-proj-abcdefghijklmnopqrstuvwx", "eyJhbGciOiJIUzI1NiJ9", "tok-1234567890-env-secret", "plain-api-key-value", "hunter2hunter2"] {
+    for secret in [
+        "sk-proj-abcdefghijklmnopqrstuvwx",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "tok-1234567890-env-secret",
+        "plain-api-key-value",
+        "hunter2hunter2",
+    ] {
         assert!(!text.contains(secret), "{secret} reached the tape:\n{text}");
     }
     let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
-    assert_eq!(tape.records()[0].event().unwrap()["usage"]["prompt_tokens"], 321);
-    assert_eq!(tape.state_at(StepNo(2)).unwrap()["settings"]["password"], "[REDACTED]");
+    assert_eq!(
+        tape.records()[0].event().unwrap()["usage"]["prompt_tokens"],
+        321
+    );
+    assert_eq!(
+        tape.state_at(StepNo(2)).unwrap()["settings"]["password"],
+        "[REDACTED]"
+    );
 }
 
 #[test]
@@ -271,20 +401,31 @@ fn a_held_lock_refuses_a_second_runner_and_a_stale_one_is_taken_over() {
     let lock = ThreadLock::acquire(&paths).unwrap();
     let err = ThreadLock::acquire(&paths).unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, TapeError::Locked { pid, .. } if pid == std::process::id() as i32));
-    assert!(text.contains("already being run by process") && text.contains("wait for it or stop it"), "{text}");
+    assert!(
+        matches!(err, TapeError::Locked { pid, .. } if pid == std::process::id().cast_signed())
+    );
+    assert!(
+        text.contains("already being run by process") && text.contains("wait for it or stop it"),
+        "{text}"
+    );
     assert!(ThreadLock::holder(&paths).unwrap().unwrap().is_alive());
     drop(lock);
     assert!(!paths.lock.exists(), "lock not released on drop");
 
     // A lock left by a process that is gone (kill -9).
     let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead_pid = child.id() as i32;
+    let dead_pid = child.id().cast_signed();
     child.wait().unwrap();
-    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
     let stale = json!({"pid": dead_pid, "host": host, "started": "2026-01-01T00:00:00Z"});
     fs::write(&paths.lock, stale.to_string()).unwrap();
-    assert!(!ThreadLock::holder(&paths).unwrap().unwrap().is_alive(), "shows as interrupted");
+    assert!(
+        !ThreadLock::holder(&paths).unwrap().unwrap().is_alive(),
+        "shows as interrupted"
+    );
     let lock = ThreadLock::acquire(&paths).unwrap();
-    assert_eq!(lock.holder_info().pid, std::process::id() as i32);
+    assert_eq!(lock.holder_info().pid, std::process::id().cast_signed());
 }
