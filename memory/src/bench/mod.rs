@@ -1,0 +1,333 @@
+//! Benchmarks as library functions (the harness prints them: `baton bench memory`,
+//! `baton bench recall-quality`). Figures are measured and returned, never asserted.
+
+mod quality;
+mod synthetic;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use quality::{
+    BUILTIN_CORPUS, Corpus, CorpusMemory, CorpusQuery, QualityOptions, QualityReport, RULES_TRIED,
+    RuleScore, measure, recall_quality,
+};
+
+use crate::store::{Condition, EdgeStore, Filter, Query, SearchRequest, VectorStore};
+use crate::{Embedder, EmbedderOptions, FastEmbedder, Memory, MemoryError, RecallFilter};
+use synthetic::{Shape, Synthetic};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct MemoryBenchOptions {
+    /// Points in the store.
+    pub n: usize,
+    /// Queries per figure.
+    pub queries: usize,
+    /// Scratch folder (stores are created in subfolders and removed afterwards).
+    pub dir: PathBuf,
+    /// Texts embedded for the throughput figure.
+    pub embed_texts: usize,
+    /// Topic centres of the text-shaped vectors.
+    pub topics: usize,
+    /// Model location.
+    pub embedder: EmbedderOptions,
+    /// Random seed, so runs are comparable.
+    pub seed: u64,
+}
+
+impl Default for MemoryBenchOptions {
+    fn default() -> Self {
+        Self {
+            n: 100_000,
+            queries: 200,
+            dir: std::env::temp_dir().join("baton-memory-bench"),
+            embed_texts: 1_000,
+            topics: 2_000,
+            embedder: EmbedderOptions::default(),
+            seed: 7,
+        }
+    }
+}
+
+/// Everything `baton bench memory` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryBenchReport {
+    /// Embedding figures.
+    pub embed: EmbedFigures,
+    /// Store figures on vectors shaped like text embeddings (topic centres + noise).
+    pub text_shaped: StoreFigures,
+    /// Store figures on uniformly random vectors: HNSW's worst case.
+    pub uniform_random: StoreFigures,
+    /// Whole recall (embed query + dense and BM25 search + fusion) on the text-shaped store.
+    pub recall: RecallFigures,
+}
+
+/// Embedding throughput and latency.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbedFigures {
+    /// Seconds to load ONNX Runtime and the model.
+    pub load_s: f64,
+    /// Texts embedded in batches.
+    pub texts: usize,
+    /// Batched throughput.
+    pub texts_per_s: f64,
+    /// One short query, median.
+    pub query_p50_ms: f64,
+    /// One short query, 99th percentile.
+    pub query_p99_ms: f64,
+}
+
+/// Store figures at one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreFigures {
+    /// Points stored.
+    pub n: usize,
+    /// Dimensions.
+    pub dim: usize,
+    /// Upserts per second (batches of 1,000, index not yet built).
+    pub insert_per_s: f64,
+    /// Seconds for `optimize()` (HNSW build) over all points.
+    pub optimize_s: f64,
+    /// Top-5 search, median.
+    pub search_p50_ms: f64,
+    /// Top-5 search, 99th percentile.
+    pub search_p99_ms: f64,
+    /// Top-5 search with a payload filter matching ~10% of points, median.
+    pub filtered_p50_ms: f64,
+    /// Same, 99th percentile.
+    pub filtered_p99_ms: f64,
+    /// Share of the exact top 5 that the index returns.
+    pub recall_at_5: f64,
+    /// Same, with the filter.
+    pub filtered_recall_at_5: f64,
+    /// Exhaustive search, median (what the index saves).
+    pub exact_p50_ms: f64,
+}
+
+/// Whole recall latency.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecallFigures {
+    /// Points in the store.
+    pub n: usize,
+    /// Median.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+}
+
+/// Runs every figure; takes minutes at the default 100,000 points.
+pub async fn run(opts: MemoryBenchOptions) -> Result<MemoryBenchReport, MemoryError> {
+    let started = Instant::now();
+    let options = opts.embedder.clone();
+    let embedder =
+        Arc::new(tokio::task::spawn_blocking(move || FastEmbedder::load(options)).await??);
+    let load_s = started.elapsed().as_secs_f64();
+    let embed = embed_figures(Arc::clone(&embedder), &opts, load_s).await?;
+
+    let dim = embedder.dim();
+    let text_dir = opts.dir.join("text-shaped");
+    let (text_shaped, store) =
+        store_figures(&opts, Shape::Topics(opts.topics), dim, &text_dir).await?;
+    let recall = recall_figures(embedder, store, &opts).await?;
+    remove_dir(&text_dir)?;
+
+    let uniform_dir = opts.dir.join("uniform");
+    let (uniform_random, store) = store_figures(&opts, Shape::Uniform, dim, &uniform_dir).await?;
+    drop(store);
+    remove_dir(&uniform_dir)?;
+    Ok(MemoryBenchReport {
+        embed,
+        text_shaped,
+        uniform_random,
+        recall,
+    })
+}
+
+async fn embed_figures(
+    embedder: Arc<FastEmbedder>,
+    opts: &MemoryBenchOptions,
+    load_s: f64,
+) -> Result<EmbedFigures, MemoryError> {
+    let texts = synthetic::commit_like_texts(opts.embed_texts, opts.seed);
+    let queries = opts.queries.min(200);
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        embedder.embed(&refs[..refs.len().min(32)])?; // warm-up
+        let started = Instant::now();
+        embedder.embed(&refs)?;
+        let texts_per_s = refs.len() as f64 / started.elapsed().as_secs_f64();
+        let mut latencies = Vec::with_capacity(queries);
+        for text in refs.iter().cycle().take(queries) {
+            let started = Instant::now();
+            embedder.embed(&[text])?;
+            latencies.push(ms(started));
+        }
+        Ok(EmbedFigures {
+            load_s,
+            texts: refs.len(),
+            texts_per_s,
+            query_p50_ms: percentile(&mut latencies, 50.0),
+            query_p99_ms: percentile(&mut latencies, 99.0),
+        })
+    })
+    .await?
+}
+
+async fn store_figures(
+    opts: &MemoryBenchOptions,
+    shape: Shape,
+    dim: usize,
+    dir: &std::path::Path,
+) -> Result<(StoreFigures, EdgeStore), MemoryError> {
+    remove_dir(dir)?;
+    let path = dir.to_path_buf();
+    let store =
+        tokio::task::spawn_blocking(move || EdgeStore::open_with_threshold(&path, dim, usize::MAX))
+            .await??;
+    let data = Synthetic::new(shape, dim, opts.seed);
+
+    let started = Instant::now();
+    let mut inserted = 0;
+    while inserted < opts.n {
+        let batch = (opts.n - inserted).min(1_000);
+        store.upsert(data.points(inserted, batch)).await?;
+        inserted += batch;
+    }
+    let insert_per_s = opts.n as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    store.optimize().await?;
+    let optimize_s = started.elapsed().as_secs_f64();
+
+    let queries = data.queries(opts.queries);
+    let filter = Filter {
+        must: vec![Condition::Keyword {
+            key: "project".into(),
+            value: synthetic::FILTERED_PROJECT.into(),
+        }],
+    };
+    let plain = search_figures(&store, &queries, &Filter::default()).await?;
+    let filtered = search_figures(&store, &queries, &filter).await?;
+    Ok((
+        StoreFigures {
+            n: opts.n,
+            dim,
+            insert_per_s,
+            optimize_s,
+            search_p50_ms: plain.p50,
+            search_p99_ms: plain.p99,
+            filtered_p50_ms: filtered.p50,
+            filtered_p99_ms: filtered.p99,
+            recall_at_5: plain.recall,
+            filtered_recall_at_5: filtered.recall,
+            exact_p50_ms: plain.exact_p50,
+        },
+        store,
+    ))
+}
+
+struct SearchFigures {
+    p50: f64,
+    p99: f64,
+    recall: f64,
+    exact_p50: f64,
+}
+
+async fn search_figures(
+    store: &EdgeStore,
+    queries: &[Vec<f32>],
+    filter: &Filter,
+) -> Result<SearchFigures, MemoryError> {
+    let request = |q: &Vec<f32>, exact: bool| SearchRequest {
+        query: Query::Dense(q.clone()),
+        filter: filter.clone(),
+        limit: 5,
+        exact,
+    };
+    let mut latencies = Vec::with_capacity(queries.len());
+    let mut exact_latencies = Vec::with_capacity(queries.len());
+    let mut found = 0;
+    let mut wanted = 0;
+    for q in queries {
+        let started = Instant::now();
+        let approximate = store.search(request(q, false)).await?;
+        latencies.push(ms(started));
+        let started = Instant::now();
+        let exact = store.search(request(q, true)).await?;
+        exact_latencies.push(ms(started));
+        wanted += exact.len();
+        found += exact
+            .iter()
+            .filter(|e| approximate.iter().any(|a| a.id == e.id))
+            .count();
+    }
+    Ok(SearchFigures {
+        p50: percentile(&mut latencies, 50.0),
+        p99: percentile(&mut latencies, 99.0),
+        recall: found as f64 / wanted.max(1) as f64,
+        exact_p50: percentile(&mut exact_latencies, 50.0),
+    })
+}
+
+async fn recall_figures(
+    embedder: Arc<FastEmbedder>,
+    store: EdgeStore,
+    opts: &MemoryBenchOptions,
+) -> Result<RecallFigures, MemoryError> {
+    let memory = Memory::with_parts(embedder, Arc::new(store));
+    let texts = synthetic::commit_like_texts(opts.queries, opts.seed + 1);
+    let mut latencies = Vec::with_capacity(texts.len());
+    memory
+        .recall(&texts[0], &RecallFilter::default(), 5)
+        .await?; // warm-up
+    for text in &texts {
+        let started = Instant::now();
+        memory.recall(text, &RecallFilter::default(), 5).await?;
+        latencies.push(ms(started));
+    }
+    Ok(RecallFigures {
+        n: opts.n,
+        p50_ms: percentile(&mut latencies, 50.0),
+        p99_ms: percentile(&mut latencies, 99.0),
+    })
+}
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1_000.0
+}
+
+/// Nearest-rank percentile; 0 for no samples.
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+fn remove_dir(dir: &std::path::Path) -> Result<(), MemoryError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|source| MemoryError::Io {
+            what: "removing benchmark store",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert!((percentile(&mut v, 50.0) - 50.0).abs() < f64::EPSILON);
+        assert!((percentile(&mut v, 99.0) - 99.0).abs() < f64::EPSILON);
+        assert!((percentile(&mut [], 50.0)).abs() < f64::EPSILON);
+    }
+}

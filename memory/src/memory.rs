@@ -1,0 +1,337 @@
+//! The [`Memory`] facade the harness calls: remember records, recall by meaning.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::MemoryError;
+use crate::embedder::{Embedder, EmbedderOptions, FastEmbedder};
+use crate::fusion::{FusionRule, RecallMode};
+use crate::record::{Hit, MemoryKind, MemoryRecord, RecallFilter};
+use crate::sparse::Bm25Encoder;
+use crate::store::{
+    Condition, EdgeStore, Filter, Point, Query, SearchRequest, ServerStore, VectorStore,
+};
+
+/// Texts per embedding call: one ONNX batch-set, bounded so a big `remember` does not
+/// hold the blocking thread for long stretches.
+const EMBED_CHUNK: usize = 256;
+/// Points per page when copying between stores.
+const COPY_PAGE: usize = 256;
+/// Candidates fetched from each list before fusion, per result wanted.
+const CANDIDATES_PER_RESULT: usize = 4;
+/// At least this many candidates per list, so small limits still fuse well.
+const MIN_CANDIDATES: usize = 20;
+
+/// Where the vectors live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded Qdrant Edge shard in this folder (normally `<project>/.baton/memory`).
+    Edge {
+        /// Shard folder.
+        path: PathBuf,
+    },
+    /// A Qdrant server.
+    Server {
+        /// gRPC URL, e.g. `http://localhost:6334`.
+        url: String,
+        /// API key, if the server wants one.
+        api_key: Option<String>,
+    },
+}
+
+/// Everything [`Memory::open`] needs.
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    /// Where the vectors live.
+    pub backend: Backend,
+    /// Where the model comes from.
+    pub embedder: EmbedderOptions,
+    /// Collection name on a server (the embedded store has one shard per folder).
+    pub collection: String,
+}
+
+/// What `baton memory stats` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryStats {
+    /// All memories.
+    pub total: usize,
+    /// Memories per kind (kinds with none are listed with 0).
+    pub by_kind: BTreeMap<MemoryKind, usize>,
+    /// Vector dimensions.
+    pub dim: usize,
+    /// Embedding model id.
+    pub model: String,
+    /// `edge` or `server`.
+    pub backend: String,
+    /// Shard folder or server collection.
+    pub location: String,
+}
+
+/// Semantic memory: an embedder, BM25 and a vector store.
+#[derive(Clone)]
+pub struct Memory {
+    embedder: Arc<dyn Embedder>,
+    store: Arc<dyn VectorStore>,
+    bm25: Arc<Bm25Encoder>,
+}
+
+impl Memory {
+    /// Loads the model (off the runtime) and opens or creates the store.
+    pub async fn open(cfg: MemoryConfig) -> Result<Memory, MemoryError> {
+        let options = cfg.embedder.clone();
+        let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(options)).await??;
+        let dim = embedder.dim();
+        let store: Arc<dyn VectorStore> = match &cfg.backend {
+            Backend::Edge { path } => {
+                let path = path.clone();
+                Arc::new(tokio::task::spawn_blocking(move || EdgeStore::open(&path, dim)).await??)
+            }
+            Backend::Server { url, api_key } => {
+                Arc::new(ServerStore::connect(url, api_key.as_deref(), &cfg.collection, dim).await?)
+            }
+        };
+        Ok(Self::with_parts(Arc::new(embedder), store))
+    }
+
+    /// Builds a memory from parts (tests, benchmarks, other stores).
+    pub fn with_parts(embedder: Arc<dyn Embedder>, store: Arc<dyn VectorStore>) -> Memory {
+        Self {
+            embedder,
+            store,
+            bm25: Arc::new(Bm25Encoder::new()),
+        }
+    }
+
+    /// The store underneath (for maintenance such as `optimize`).
+    pub fn store(&self) -> &Arc<dyn VectorStore> {
+        &self.store
+    }
+
+    /// Stores records; returns how many distinct memories were written. Replaying the
+    /// same records is harmless: ids are derived from content. A record with empty text
+    /// fails the whole call before anything is written.
+    pub async fn remember(&self, records: Vec<MemoryRecord>) -> Result<usize, MemoryError> {
+        if let Some(index) = records.iter().position(|r| r.text.trim().is_empty()) {
+            return Err(MemoryError::EmptyRecord { index });
+        }
+        let mut seen = HashSet::new();
+        let records: Vec<MemoryRecord> = records
+            .into_iter()
+            .filter(|r| seen.insert(r.point_id()))
+            .collect();
+        let mut written = 0;
+        for chunk in records.chunks(EMBED_CHUNK) {
+            let texts: Vec<String> = chunk
+                .iter()
+                .map(|r| r.embedding_text().to_string())
+                .collect();
+            let dense = self.embed(texts).await?;
+            let points = chunk
+                .iter()
+                .zip(dense)
+                .map(|(r, dense)| Point {
+                    id: r.point_id(),
+                    dense,
+                    sparse: self.bm25.document(&r.text),
+                    payload: r.to_payload(),
+                })
+                .collect::<Vec<_>>();
+            written += points.len();
+            self.store.upsert(points).await?;
+        }
+        Ok(written)
+    }
+
+    /// The `limit` memories most relevant to `query`, fused dense + BM25.
+    pub async fn recall(
+        &self,
+        query: &str,
+        filter: &RecallFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        self.recall_with_mode(query, filter, limit, RecallMode::Fused)
+            .await
+    }
+
+    /// Like [`Memory::recall`] with an explicit ranking mode.
+    pub async fn recall_with_mode(
+        &self,
+        query: &str,
+        filter: &RecallFilter,
+        limit: usize,
+        mode: RecallMode,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let rule = match mode {
+            RecallMode::Fused => Some(FusionRule::DEFAULT),
+            RecallMode::Dense | RecallMode::Bm25 => None,
+        };
+        self.recall_ranked(query, filter, limit, mode, rule).await
+    }
+
+    /// Recall with any fusion rule; `bench::recall_quality` compares rules with it.
+    pub(crate) async fn recall_ranked(
+        &self,
+        query: &str,
+        filter: &RecallFilter,
+        limit: usize,
+        mode: RecallMode,
+        rule: Option<FusionRule>,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(MemoryError::EmptyQuery);
+        }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = filter.to_store_filter();
+        let candidates = (limit * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+        let search = |query: Query, limit: usize| SearchRequest {
+            query,
+            filter: filter.clone(),
+            limit,
+            exact: false,
+        };
+        let scored = match (mode, rule) {
+            (RecallMode::Bm25, _) => {
+                self.store
+                    .search(search(Query::Sparse(self.bm25.query(query)), limit))
+                    .await?
+            }
+            (RecallMode::Dense, _) | (RecallMode::Fused, None) => {
+                let vector = self.embed_one(query).await?;
+                self.store
+                    .search(search(Query::Dense(vector), limit))
+                    .await?
+            }
+            (RecallMode::Fused, Some(rule)) => {
+                let vector = self.embed_one(query).await?;
+                let sparse = self.bm25.query(query);
+                let (dense, mut bm25) = tokio::try_join!(
+                    self.store.search(search(Query::Dense(vector), candidates)),
+                    self.store
+                        .search(search(Query::Sparse(sparse.clone()), candidates)),
+                )?;
+                if rule.needs_full_match() {
+                    bm25.retain(|p| self.contains_every_term(p, &sparse));
+                }
+                let mut payloads: std::collections::HashMap<_, _> = dense
+                    .iter()
+                    .chain(&bm25)
+                    .map(|p| (p.id, p.payload.clone()))
+                    .collect();
+                rule.fuse(&dense, &bm25, limit)
+                    .into_iter()
+                    .filter_map(|(id, score)| {
+                        payloads
+                            .remove(&id)
+                            .map(|payload| crate::store::ScoredPoint { id, score, payload })
+                    })
+                    .collect()
+            }
+        };
+        scored
+            .into_iter()
+            .map(|p| {
+                let id = p.id.to_string();
+                Ok(Hit {
+                    score: p.score,
+                    record: MemoryRecord::from_payload(&id, &p.payload)?,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts by kind, model and where the store lives.
+    pub async fn stats(&self) -> Result<MemoryStats, MemoryError> {
+        let total = self.store.count(&Filter::default()).await?;
+        let mut by_kind = BTreeMap::new();
+        for kind in MemoryKind::ALL {
+            let filter = Filter {
+                must: vec![Condition::Keyword {
+                    key: "kind".into(),
+                    value: kind.as_str().into(),
+                }],
+            };
+            by_kind.insert(kind, self.store.count(&filter).await?);
+        }
+        let info = self.store.info();
+        Ok(MemoryStats {
+            total,
+            by_kind,
+            dim: self.embedder.dim(),
+            model: self.embedder.model_id().to_string(),
+            backend: info.backend.to_string(),
+            location: info.location,
+        })
+    }
+
+    /// Forgets everything (before a reindex).
+    pub async fn reset(&self) -> Result<(), MemoryError> {
+        self.store.clear().await
+    }
+
+    /// Copies every memory, vectors included (no re-embedding), into `other`.
+    pub async fn copy_to(&self, other: &Memory) -> Result<usize, MemoryError> {
+        let (from, to) = (self.store.info().dim, other.store.info().dim);
+        if from != to {
+            return Err(MemoryError::DimensionMismatch {
+                expected: to,
+                got: from,
+            });
+        }
+        let mut copied = 0;
+        let mut offset = None;
+        loop {
+            let page = self
+                .store
+                .scroll(&Filter::default(), offset, COPY_PAGE, true)
+                .await?;
+            copied += page.points.len();
+            other.store.upsert(page.points).await?;
+            match page.next {
+                Some(next) => offset = Some(next),
+                None => return Ok(copied),
+            }
+        }
+    }
+
+    /// Whether the stored text of `point` has every term of `query`.
+    fn contains_every_term(
+        &self,
+        point: &crate::store::ScoredPoint,
+        query: &crate::store::SparseVector,
+    ) -> bool {
+        let Some(text) = point
+            .payload
+            .get("text")
+            .and_then(serde_json::Value::as_str)
+        else {
+            return false;
+        };
+        let terms = self.bm25.document(text).indices;
+        query.indices.iter().all(|t| terms.contains(t))
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
+        let embedder = Arc::clone(&self.embedder);
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder.embed(&refs)
+        })
+        .await?
+    }
+
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>, MemoryError> {
+        self.embed(vec![text.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                MemoryError::embedding(std::io::Error::other("the embedder returned no vector"))
+            })
+    }
+}

@@ -1,0 +1,137 @@
+//! The conformance suite on both backends, plus what only the embedded store does:
+//! locking, reopening, background index builds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use baton_memory::MemoryError;
+use baton_memory::store::{
+    EdgeStore, Filter, Point, Query, SearchRequest, ServerStore, SparseVector, VectorStore,
+};
+use common::conformance::{self, DIM};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn edge_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), DIM).unwrap();
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn server_store_conforms_when_a_server_is_configured() {
+    let Ok(url) = std::env::var("QDRANT_URL") else {
+        eprintln!("\n*** SKIPPING server conformance: QDRANT_URL is not set ***\n");
+        return;
+    };
+    let key = std::env::var("QDRANT_API_KEY").ok();
+    let collection = format!("baton-conformance-{}", Uuid::new_v4());
+    let store = ServerStore::connect(&url, key.as_deref(), &collection, DIM)
+        .await
+        .unwrap();
+    store.clear().await.unwrap();
+    conformance::run_all(&store).await;
+}
+
+#[test]
+fn a_second_opener_gets_store_locked_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = EdgeStore::open(dir.path(), DIM).unwrap();
+    let Err(err) = EdgeStore::open(dir.path(), DIM) else {
+        panic!("second open succeeded")
+    };
+    assert!(matches!(err, MemoryError::StoreLocked { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&dir.path().display().to_string()) && text.contains("baton run"),
+        "{text}"
+    );
+}
+
+fn point(i: u128, v: Vec<f32>) -> Point {
+    Point {
+        id: Uuid::from_u128(i),
+        dense: v,
+        sparse: SparseVector::default(),
+        payload: serde_json::Map::new(),
+    }
+}
+
+#[tokio::test]
+async fn points_survive_a_reopen_and_a_different_dimension_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EdgeStore::open(dir.path(), DIM).unwrap();
+        store
+            .upsert(vec![point(1, vec![1.0, 0.0, 0.0, 0.0])])
+            .await
+            .unwrap();
+    }
+    let store = EdgeStore::open(dir.path(), DIM).unwrap();
+    assert_eq!(store.count(&Filter::default()).await.unwrap(), 1);
+    drop(store);
+    let Err(err) = EdgeStore::open(dir.path(), DIM + 1) else {
+        panic!("dimension change accepted")
+    };
+    assert!(
+        matches!(err, MemoryError::DimensionMismatch { expected: DIM, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_dimension_upsert_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), DIM).unwrap();
+    let err = store
+        .upsert(vec![
+            point(1, vec![1.0, 0.0, 0.0, 0.0]),
+            point(2, vec![1.0]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MemoryError::DimensionMismatch { got: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(store.count(&Filter::default()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn background_index_build_keeps_search_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open_with_threshold(dir.path(), DIM, 500).unwrap();
+    let points: Vec<Point> = (0..600u128)
+        .map(|i| {
+            let x = i as f32;
+            point(i + 1, vec![x.sin(), x.cos(), (x * 0.5).sin(), 1.0])
+        })
+        .collect();
+    store.upsert(points.clone()).await.unwrap();
+    // Searches during and after the build find every point by its own vector.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let probe = &points[123];
+        let found = store
+            .search(SearchRequest {
+                query: Query::Dense(probe.dense.clone()),
+                filter: Filter::default(),
+                limit: 1,
+                exact: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found[0].id, probe.id);
+        if !store.is_optimizing() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !store.is_optimizing(),
+        "background build did not finish in 120 s"
+    );
+    assert_eq!(store.count(&Filter::default()).await.unwrap(), 600);
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: set up what the tests need (idempotent), then run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export BATON_REQUIRE_MODEL=1
+cargo test --workspace --no-fail-fast
