@@ -278,7 +278,8 @@ mod tests {
     fn log_tail_keeps_the_last_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
-        let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        let lines: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
+        let text = lines.join("\n");
         std::fs::write(&path, text).unwrap();
         let tail = log_tail(&path);
         assert!(tail.starts_with("line 30"), "{tail}");

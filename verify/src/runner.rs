@@ -123,7 +123,7 @@ impl BrowserRunner {
         } else {
             match self.open_page() {
                 Ok(page) => {
-                    self.run_checks(&page, feature, base_url, &mut result);
+                    Self::run_checks(&page, feature, base_url, &mut result);
                     result.console_errors = page.console_errors();
                     page.close();
                 }
@@ -160,13 +160,7 @@ impl BrowserRunner {
         Page::attach(tab, &self.opts)
     }
 
-    fn run_checks(
-        &self,
-        page: &Page,
-        feature: &Feature,
-        base_url: &str,
-        result: &mut FeatureResult,
-    ) {
+    fn run_checks(page: &Page, feature: &Feature, base_url: &str, result: &mut FeatureResult) {
         let steps = implicit_open(&feature.checks)
             .into_iter()
             .chain(feature.checks.iter().cloned().enumerate());

@@ -11,7 +11,9 @@ use crate::browser::{self, BrowserOptions, Page, StepError, within};
 use crate::error::VerifyError;
 
 /// Chromium's connection closes after this long without traffic; the session relaunches then.
-const IDLE_LIMIT: Duration = Duration::from_secs(30 * 60);
+const IDLE_LIMIT: Duration = Duration::from_mins(30);
+/// Relaunch a little before the connection would close on its own.
+const RELAUNCH_AFTER: Duration = Duration::from_mins(29);
 /// Longest text `visible_text` returns.
 const TEXT_CAP: usize = 8_000;
 
@@ -45,7 +47,7 @@ impl BrowserSession {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = live
             .as_ref()
-            .is_some_and(|live| live.last_used.elapsed() > IDLE_LIMIT - Duration::from_secs(60));
+            .is_some_and(|live| live.last_used.elapsed() > RELAUNCH_AFTER);
         if stale {
             tracing::info!("browser session idle too long, relaunching");
             *live = None;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::{RunningApp, start_app};
 use crate::browser::BrowserOptions;
 use crate::error::VerifyError;
-use crate::feature_list::{AppConfig, Feature, FeatureList};
+use crate::feature_list::{Feature, FeatureList};
 use crate::runner::{BrowserRunner, FeatureResult, Outcome};
 
 /// Everything one verification run found.
@@ -71,19 +71,19 @@ pub fn verify_features(
 ) -> Result<VerifyReport, VerifyError> {
     let selected = select(list, ids)?;
     let run = new_run_name(project_dir);
-    let (app, base_url, app_log): (Option<RunningApp>, String, Option<PathBuf>) = match url {
-        Some(url) => (None, url.to_owned(), None),
-        None => {
+    let (app, base_url, app_log): (Option<RunningApp>, String, Option<PathBuf>) =
+        if let Some(url) = url {
+            (None, url.to_owned(), None)
+        } else {
             let log = project_dir
                 .join(".baton")
                 .join("logs")
                 .join(format!("app-{run}.log"));
-            let config = list.app.clone().unwrap_or_else(AppConfig::default);
+            let config = list.app.clone().unwrap_or_default();
             let app = start_app(project_dir, &config, &log)?;
             let base_url = app.url.clone();
             (Some(app), base_url, Some(log))
-        }
-    };
+        };
     let needs_browser = selected.iter().any(|feature| !feature.checks.is_empty());
     let runner = if needs_browser {
         Some(BrowserRunner::launch(opts)?)

@@ -2,6 +2,7 @@
 //! real mouse and keyboard input, JSON probes evaluated in the page, screenshots, and the
 //! console messages and uncaught exceptions the page produced (including during load).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -372,9 +373,7 @@ impl Page {
         let mut text = value["text"].as_str().unwrap_or_default().to_owned();
         let total = value["total"].as_u64().unwrap_or_default();
         if total > cap as u64 {
-            text.push_str(&format!(
-                "\n… ({total} characters in all, first {cap} shown)"
-            ));
+            let _ = write!(text, "\n… ({total} characters in all, first {cap} shown)");
         }
         Ok(text)
     }

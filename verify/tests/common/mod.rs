@@ -44,7 +44,10 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
         Ok(body) if !path.contains("..") => ("200 OK", body),
         _ => ("404 Not Found", b"not found".to_vec()),
     };
-    let kind = if path.ends_with(".html") {
+    let kind = if Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("html"))
+    {
         "text/html; charset=utf-8"
     } else {
         "text/plain"
