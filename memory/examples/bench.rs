@@ -26,11 +26,13 @@ async fn run() -> Result<String, String> {
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
-            "--n" => opts.n = value("--n")?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--n" => {
+                opts.n = value("--n")?.parse().map_err(|e| format!("--n: {e}"))?;
+            }
             "--queries" => {
                 opts.queries = value("--queries")?
                     .parse()
-                    .map_err(|e| format!("--queries: {e}"))?
+                    .map_err(|e| format!("--queries: {e}"))?;
             }
             "--dir" => opts.dir = value("--dir")?.into(),
             "--quality" => quality = true,

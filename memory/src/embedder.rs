@@ -73,6 +73,8 @@ pub struct FastEmbedder {
 
 impl FastEmbedder {
     /// Loads ONNX Runtime, then the model from the local folder (or a download when allowed).
+    // Owned options: callers move them into `spawn_blocking`, which needs 'static data.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn load(opts: EmbedderOptions) -> Result<Self, MemoryError> {
         onnx_runtime::ensure_loaded(opts.ort_dylib.as_deref())?;
         let dir = resolve_model_dir(&opts);

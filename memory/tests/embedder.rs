@@ -87,13 +87,12 @@ fn batch_order_is_kept_and_empty_input_gives_nothing() {
 fn a_missing_model_folder_names_the_fix() {
     // ONNX Runtime must be loadable for this path to be reached; without it the error
     // is OrtMissing, which names its own fix.
-    let err = match FastEmbedder::load(EmbedderOptions {
+    let Err(err) = FastEmbedder::load(EmbedderOptions {
         model_dir: Some("/nonexistent/baton-model".into()),
         ort_dylib: None,
         allow_download: false,
-    }) {
-        Err(e) => e,
-        Ok(_) => panic!("loaded a model from a missing folder"),
+    }) else {
+        panic!("loaded a model from a missing folder")
     };
     let text = err.to_string();
     match err {

@@ -221,7 +221,7 @@ pub async fn measure(memory: &Memory, corpus: &Corpus) -> Result<QualityReport, 
     let score = |mode: RecallMode, rule: Option<FusionRule>| {
         let key_of = &key_of;
         async move {
-            let mut found = 0;
+            let mut found = 0_u32;
             let mut misses = Vec::new();
             for q in &corpus.queries {
                 let hits = memory
@@ -236,7 +236,10 @@ pub async fn measure(memory: &Memory, corpus: &Corpus) -> Result<QualityReport, 
                     misses.push(q.query.clone());
                 }
             }
-            Ok::<_, MemoryError>((found as f64 / corpus.queries.len().max(1) as f64, misses))
+            Ok::<_, MemoryError>((
+                f64::from(found) / corpus.queries.len().max(1) as f64,
+                misses,
+            ))
         }
     };
     let (dense, _) = score(RecallMode::Dense, None).await?;

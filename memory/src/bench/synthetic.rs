@@ -107,7 +107,7 @@ fn payload(i: usize) -> Map<String, Value> {
     p.insert("session".into(), Value::from((i % 40) as u64 + 1));
     p.insert(
         "at_ms".into(),
-        Value::from(1_700_000_000_000_i64 + i as i64 * 1_000),
+        Value::from(1_700_000_000_000_u64 + i as u64 * 1_000),
     );
     p
 }
@@ -126,7 +126,9 @@ fn gaussian(rng: &mut StdRng) -> f32 {
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+        for x in &mut v {
+            *x /= norm;
+        }
     }
     v
 }
