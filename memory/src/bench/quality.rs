@@ -184,7 +184,8 @@ pub async fn recall_quality(opts: QualityOptions) -> Result<QualityReport, Memor
             source,
         })?;
     }
-    let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir, 384)).await??;
+    let dim = embedder.dim();
+    let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir, dim)).await??;
     let memory = Memory::with_parts(Arc::new(embedder), Arc::new(store));
     measure(&memory, &corpus).await
 }

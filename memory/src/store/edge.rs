@@ -120,7 +120,8 @@ impl EdgeStore {
             });
         }
         let info = shard.info();
-        // Points and indexed vectors are both counted per named vector in info().
+        // Approximate: info() counts indexed vectors over both named vectors (dense and
+        // sparse); this only decides when the first background build starts.
         let unindexed = info
             .points_count
             .saturating_sub(info.indexed_vectors_count / 2);
