@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::fusion::{FusionRule, RecallMode};
 use crate::store::EdgeStore;
 use crate::{
-    EmbedderOptions, FastEmbedder, Memory, MemoryError, MemoryKind, MemoryRecord, RecallFilter,
+    Embedder, EmbedderOptions, FastEmbedder, Memory, MemoryError, MemoryKind, MemoryRecord,
+    RecallFilter,
 };
 
 /// The corpus shipped with the crate (`tests/fixtures/recall_corpus.json`).
