@@ -3,7 +3,7 @@
 //! evidence (screenshots, `failure.png`, `result.json`) written beside the result.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::{Browser, Tab};
@@ -78,6 +78,9 @@ pub struct FeatureResult {
 pub struct BrowserRunner {
     browser: Browser,
     opts: BrowserOptions,
+    /// A fresh incognito tab prepared while the previous feature ran (opening one costs
+    /// several protocol round trips, each up to ~100 ms with headless_chrome's transport).
+    spare: Mutex<Option<mpsc::Receiver<Result<Page, VerifyError>>>>,
 }
 
 impl BrowserRunner {
@@ -89,6 +92,7 @@ impl BrowserRunner {
         Ok(Self {
             browser,
             opts: opts.clone(),
+            spare: Mutex::new(None),
         })
     }
 
@@ -144,20 +148,28 @@ impl BrowserRunner {
         result
     }
 
+    /// Take the prepared tab (or open one) and start preparing the next.
     fn open_page(&self) -> Result<Page, VerifyError> {
-        let browser = self.browser.clone();
-        let tab: Arc<Tab> = within(
-            "opening an incognito tab",
-            self.opts.navigation_timeout,
-            move || {
-                let context = browser
-                    .new_context()
-                    .map_err(|error| format!("{error:#}"))?;
-                context.new_tab().map_err(|error| format!("{error:#}"))
-            },
-        )?
-        .map_err(|detail| VerifyError::Browser { detail })?;
-        Page::attach(tab, &self.opts)
+        let prepared = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let page = match prepared.map(|spare| spare.recv_timeout(self.opts.navigation_timeout)) {
+            Some(Ok(Ok(page))) => Ok(page),
+            _ => open_incognito_page(&self.browser, &self.opts),
+        };
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let (browser, opts) = (self.browser.clone(), self.opts.clone());
+        let spawned = std::thread::Builder::new()
+            .name("baton-verify-spare-tab".to_owned())
+            .spawn(move || {
+                let _ = sender.send(open_incognito_page(&browser, &opts));
+            });
+        if spawned.is_ok() {
+            *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
+        }
+        page
     }
 
     fn run_checks(page: &Page, feature: &Feature, base_url: &str, result: &mut FeatureResult) {
@@ -186,6 +198,23 @@ impl BrowserRunner {
             }
         }
     }
+}
+
+/// A new incognito context (fresh cookies and storage) with one tab.
+fn open_incognito_page(browser: &Browser, opts: &BrowserOptions) -> Result<Page, VerifyError> {
+    let browser = browser.clone();
+    let tab: Arc<Tab> = within(
+        "opening an incognito tab",
+        opts.navigation_timeout,
+        move || {
+            let context = browser
+                .new_context()
+                .map_err(|error| format!("{error:#}"))?;
+            context.new_tab().map_err(|error| format!("{error:#}"))
+        },
+    )?
+    .map_err(|detail| VerifyError::Browser { detail })?;
+    Page::attach(tab, opts)
 }
 
 /// A feature whose first check is not a `goto` starts at the app URL (reported as check #0).

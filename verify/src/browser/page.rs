@@ -287,23 +287,11 @@ impl Page {
 
     /// Replace the content of the first visible editable match by typing `text`.
     pub(crate) fn fill(&self, selector: &str, text: &str) -> Result<(), StepError> {
-        let expected = format!("an editable element matching {selector:?}");
-        let prepared = self
-            .retry_probe(&scripts::prepare_fill(selector, text), self.action_timeout)
-            .map_err(|found| StepError::new(&expected, found))?;
-        if prepared["done"] == true {
-            return Ok(());
-        }
-        let text = text.to_owned();
-        self.call("typing", self.action_timeout, move |tab| {
-            let typed = if text.is_empty() {
-                tab.press_key("Backspace")
-            } else {
-                tab.send_character(&text)
-            };
-            typed.map(|_| ()).map_err(|error| format!("{error:#}"))
-        })
-        .map_err(|found| StepError::new(expected, found))
+        self.retry_probe(&scripts::fill(selector, text), self.action_timeout)
+            .map(|_| ())
+            .map_err(|found| {
+                StepError::new(format!("an editable element matching {selector:?}"), found)
+            })
     }
 
     /// Press a key in the first visible match, or in whatever has focus.
@@ -401,13 +389,15 @@ impl Page {
             .collect()
     }
 
-    /// Close the tab, giving up after the action timeout.
+    /// Close the tab in the background.
     pub(crate) fn close(self) {
-        let _ = self.call("closing the tab", self.action_timeout, |tab| {
-            tab.close(false)
-                .map(|_| ())
-                .map_err(|error| format!("{error:#}"))
-        });
+        // Nobody waits for the answer: the next feature has its own tab already.
+        let tab = self.tab;
+        let _ = std::thread::Builder::new()
+            .name("baton-verify-close".to_owned())
+            .spawn(move || {
+                let _ = tab.close(false);
+            });
     }
 }
 

@@ -77,9 +77,10 @@ pub(crate) fn click_target(selector: &str) -> String {
     )
 }
 
-/// Focus the first visible editable match and select its content so typing replaces it;
-/// inputs that cannot be typed into (date, color, range) get their value set directly.
-pub(crate) fn prepare_fill(selector: &str, text: &str) -> String {
+/// Replace the content of the first visible editable match through the browser's editing
+/// pipeline (`insertText` fires beforeinput/input like typing, in one round trip); inputs
+/// that cannot be typed into (date, color, range) get their value set directly.
+pub(crate) fn fill(selector: &str, text: &str) -> String {
     probe(
         "const { el, missing } = firstVisible(args.sel);
          if (!el) return { ready: false, why: missing };
@@ -87,24 +88,25 @@ pub(crate) fn prepare_fill(selector: &str, text: &str) -> String {
          if (!typed && !el.isContentEditable) return { ready: false, why: describe(el) + ' is not an input, textarea or contenteditable element', fatal: true };
          if (el.disabled || el.readOnly) return { ready: false, why: describe(el) + ' is disabled or read-only' };
          el.focus();
-         const direct = ['date', 'time', 'datetime-local', 'month', 'week', 'color', 'range'];
-         if (el instanceof HTMLInputElement && direct.includes(el.type)) {
-           const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-           setter.call(el, args.text);
-           el.dispatchEvent(new Event('input', { bubbles: true }));
+         const setDirectly = () => {
+           const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+           Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, args.text);
+           el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: args.text }));
            el.dispatchEvent(new Event('change', { bubbles: true }));
-           return { ready: true, done: true };
-         }
+         };
+         const direct = ['date', 'time', 'datetime-local', 'month', 'week', 'color', 'range', 'number'];
+         if (el instanceof HTMLInputElement && direct.includes(el.type)) { setDirectly(); return { ready: true }; }
          if (typed) {
            try { el.select(); } catch (e) { el.setSelectionRange(0, el.value.length); }
          } else {
            const range = document.createRange();
            range.selectNodeContents(el);
-           const selection = getSelection();
-           selection.removeAllRanges();
-           selection.addRange(range);
+           getSelection().removeAllRanges();
+           getSelection().addRange(range);
          }
-         return { ready: true, done: false };",
+         const edited = args.text === '' ? document.execCommand('delete') : document.execCommand('insertText', false, args.text);
+         if (!edited && typed) setDirectly();
+         return { ready: true };",
         &json!({ "sel": selector, "text": text }),
     )
 }
