@@ -1,1 +1,24 @@
-//! baton library
+//! baton: a harness that runs an LLM coding agent on a software project over many sessions,
+//! unattended, and never loses its place. This crate is the runner (workflow walk, sessions,
+//! the agent loop), the harness-side tools, configuration and the CLI; the parts it drives
+//! live in `baton-model`, `baton-tools`, `baton-tape`, `baton-memory`, `baton-verify` and
+//! `baton-workflows`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod bench;
+pub mod cli;
+pub mod commands;
+pub mod config;
+mod display;
+pub mod error;
+pub mod events;
+pub mod failpoint;
+pub mod feature_guard;
+pub mod logging;
+pub mod memory;
+pub mod progress;
+pub mod project;
+pub mod prompt;
+pub mod runner;
+pub mod state;
+pub mod tools;

@@ -1,1 +1,164 @@
-//! Shared helpers for baton end-to-end tests.
+//! Shared helpers for baton's end-to-end tests: the `baton` binary, fresh example projects,
+//! scripts written on the fly, and readers for what a thread leaves behind (git log, feature
+//! list, the state on its tape).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use baton::events::Event;
+use baton::state::ThreadState;
+use baton_tape::{Tape, ThreadId, ThreadPaths};
+use baton_verify::FeatureList;
+
+/// The `baton` binary built by this `cargo test` run (the harness's own integration tests
+/// make cargo build it next to the test executables).
+pub fn baton_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("baton");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` so the baton binary is built",
+        bin.display()
+    );
+    bin
+}
+
+/// The repository's `examples/` folder.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples")
+}
+
+/// Runs `baton` with `args` in `cwd`, with memory switched off unless `memory` is true
+/// (keeps tests that are not about memory quick) and the model's variables cleared.
+pub fn baton(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(baton_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("BATON_FAILPOINT")
+        .output()
+        .expect("run baton")
+}
+
+/// Like `baton`, with extra environment variables.
+pub fn baton_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(baton_bin());
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("BATON_FAILPOINT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run baton")
+}
+
+/// Stdout and stderr of a run, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Writes a script (JSON) into `dir` and returns its path.
+pub fn write_script(dir: &Path, name: &str, script: &serde_json::Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(script).unwrap()).unwrap();
+    path
+}
+
+/// The subjects of the project's commits, oldest first.
+pub fn commit_subjects(project: &Path) -> Vec<String> {
+    let repo = git2::Repository::open(project).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .unwrap();
+    walk.map(|oid| {
+        repo.find_commit(oid.unwrap())
+            .unwrap()
+            .summary()
+            .unwrap_or("")
+            .to_owned()
+    })
+    .collect()
+}
+
+/// The tree ids of the project's commits, oldest first.
+pub fn commit_trees(project: &Path) -> Vec<String> {
+    let repo = git2::Repository::open(project).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .unwrap();
+    walk.map(|oid| {
+        repo.find_commit(oid.unwrap())
+            .unwrap()
+            .tree_id()
+            .to_string()
+    })
+    .collect()
+}
+
+pub fn feature_list(project: &Path) -> FeatureList {
+    FeatureList::load(&project.join("feature_list.json")).unwrap()
+}
+
+/// The tape of a thread.
+pub fn tape(project: &Path, thread: &str) -> Tape<Event> {
+    let paths = ThreadPaths::new(project, &ThreadId::new(thread).unwrap());
+    Tape::<Event>::open(&paths.tape).unwrap().0
+}
+
+/// The state at the head of a thread.
+pub fn head_state(project: &Path, thread: &str) -> ThreadState {
+    let tape = tape(project, thread);
+    let head = tape.head().expect("a checkpoint").id;
+    ThreadState::from_value(tape.state_at(head).unwrap()).unwrap()
+}
+
+/// A fresh project folder with an example's app spec in it.
+pub fn project_from_example(root: &Path, example: &str) -> PathBuf {
+    let project = root.join(example);
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::copy(
+        examples_dir().join(example).join("app_spec.md"),
+        project.join("app_spec.md"),
+    )
+    .unwrap();
+    project
+}
+
+/// Every file of the worktree (outside .git and .baton) with its content, sorted.
+pub fn worktree_files(project: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == ".git" || name == ".baton" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(project, project, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,117 @@
+//! `baton bench agent-loop`: the harness's own time per step — tool dispatch, tape frames,
+//! fsync, state delta, worktree snapshot — with the model's latency taken out. The model is a
+//! script served over real HTTP on 127.0.0.1; each step asks for three tool calls.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{LimitArgs, ModelArgs};
+use crate::commands::{bench::percentile_us, connect_model};
+use crate::config::Settings;
+use crate::error::HarnessError;
+use crate::runner::{NewThread, ThreadRunner};
+
+#[derive(Debug, Serialize)]
+pub struct AgentLoopReport {
+    pub steps: usize,
+    pub tool_calls_per_step: usize,
+    pub harness_p50_us: f64,
+    pub harness_p99_us: f64,
+    pub harness_max_us: f64,
+    pub model_p50_us: f64,
+    pub goal_p99_us: f64,
+}
+
+const WORKFLOW: &str = r#"
+name = "bench"
+[[nodes]]
+name = "start"
+kind = "start"
+[[nodes]]
+name = "work"
+kind = "session"
+prompt = "coding"
+max_turns = 100000
+[[nodes]]
+name = "done"
+kind = "terminal"
+[[edges]]
+from = "start"
+to = "work"
+when = ["sessions_left"]
+[[edges]]
+from = "work"
+to = "done"
+"#;
+
+/// Runs `steps` scripted steps of three tool calls each and reports the harness's share.
+pub async fn agent_loop(steps: u32) -> Result<AgentLoopReport, HarnessError> {
+    let dir =
+        tempfile::tempdir().map_err(|e| HarnessError::io(std::env::temp_dir().as_path(), e))?;
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("notes")).map_err(|e| HarnessError::io(&project, e))?;
+    std::fs::write(project.join("app_spec.md"), "A benchmark project.\n")
+        .map_err(|e| HarnessError::io(&project, e))?;
+    let mut turns: Vec<serde_json::Value> = (0..steps)
+        .map(|i| {
+            json!({"tool_calls": [
+                {"name": "write_file", "arguments": {"path": format!("notes/{i}.txt"), "content": format!("note {i}\nline {i}\n")}},
+                {"name": "read_file", "arguments": {"path": format!("notes/{i}.txt")}},
+                {"name": "grep", "arguments": {"pattern": format!("line {i}$"), "path": "notes"}}
+            ]})
+        })
+        .collect();
+    turns.push(json!({"content": "done"}));
+    let script = json!({"model": "bench", "sessions": [{"node": "work", "turns": turns}]});
+    let script_path = dir.path().join("script.json");
+    std::fs::write(&script_path, script.to_string())
+        .map_err(|e| HarnessError::io(&script_path, e))?;
+    let workflow_path = dir.path().join("bench.toml");
+    std::fs::write(&workflow_path, WORKFLOW).map_err(|e| HarnessError::io(&workflow_path, e))?;
+
+    let settings = Settings::resolve(
+        &project,
+        &ModelArgs {
+            script: Some(script_path),
+            ..ModelArgs::default()
+        },
+        &LimitArgs {
+            max_sessions: Some(1),
+            no_memory: true,
+            no_verify: true,
+        },
+        Some(&workflow_path.display().to_string()),
+    )?;
+    let connection = connect_model(&settings).await?;
+    let mut runner = ThreadRunner::create(
+        NewThread {
+            project: &project,
+            thread: Some("bench"),
+            parent: None,
+        },
+        settings,
+        connection.model.clone(),
+    )
+    .await?;
+    runner.enable_timings();
+    runner.run().await?;
+    let timings = runner.timings();
+    let mut harness: Vec<Duration> = timings
+        .iter()
+        .map(|t| t.total.saturating_sub(t.model))
+        .collect();
+    let mut model: Vec<Duration> = timings.iter().map(|t| t.model).collect();
+    harness.sort();
+    model.sort();
+    Ok(AgentLoopReport {
+        steps: harness.len(),
+        tool_calls_per_step: 3,
+        harness_p50_us: percentile_us(&harness, 50.0),
+        harness_p99_us: percentile_us(&harness, 99.0),
+        harness_max_us: percentile_us(&harness, 100.0),
+        model_p50_us: percentile_us(&model, 50.0),
+        goal_p99_us: 2000.0,
+    })
+}

@@ -1,0 +1,346 @@
+//! Command-line interface types (clap derive). One variant per subcommand; handlers live in
+//! `commands/`. Every option that has an environment variable says so with `env = ...`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// baton — runs an LLM coding agent on a project over many sessions, and never loses its place.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive a project from its app spec to done: initializer, then coding sessions.
+    Run(RunArgs),
+    /// Continue an interrupted thread from its last checkpoint.
+    Resume(ResumeArgs),
+    /// Run the offline demo: the todo app built by the scripted model, into a fresh folder.
+    Demo(DemoArgs),
+    /// List the threads of a project with their status.
+    Threads(ProjectJsonArgs),
+    /// The steps of a thread: node, tool calls, outcome, tokens.
+    History(ThreadArgs),
+    /// The state of a thread at one step (and what changed against the step before).
+    Show(ShowArgs),
+    /// Move a thread (state and worktree) back to a step; later steps stay on the tape.
+    Rewind(RewindArgs),
+    /// Start a new thread from a step of another, with edits or an instruction.
+    Fork(ForkArgs),
+    /// Run a recorded thread again on a fresh copy of its project.
+    Replay(ReplayArgs),
+    /// The fork tree of a thread.
+    Tree(ThreadArgs),
+    /// Drop worktree snapshots outside a retention policy.
+    Gc(GcArgs),
+    /// Run the feature checks in headless Chromium and print a table.
+    Verify(VerifyArgs),
+    /// Search the project's memory of earlier sessions.
+    Recall(RecallArgs),
+    /// Memory operations: stats, reindex, migrate.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+    /// Workflow graphs: check a TOML file, draw a workflow.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Serve a script of assistant turns over the OpenAI chat-completions protocol.
+    ScriptServer(ScriptServerArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// How to reach the model.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ModelArgs {
+    /// Model name sent to the server.
+    #[arg(long, env = "BATON_MODEL")]
+    pub model: Option<String>,
+    /// OpenAI-compatible base URL (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM, ...).
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub base_url: Option<String>,
+    /// API key (never written to the tape).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Serve this script on 127.0.0.1 and use it as the model (offline runs and tests).
+    #[arg(long, env = "BATON_SCRIPT", conflicts_with = "base_url")]
+    pub script: Option<PathBuf>,
+}
+
+/// Limits of a run that the command line can override.
+#[derive(Debug, Clone, Args, Default)]
+pub struct LimitArgs {
+    /// Sessions the thread may run in all (initializer included).
+    #[arg(long, env = "BATON_MAX_SESSIONS")]
+    pub max_sessions: Option<u32>,
+    /// Do without semantic memory for this run.
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Do without browser verification (features can then never pass).
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The project folder (created when missing).
+    pub project: PathBuf,
+    /// The app spec to copy in as app_spec.md (default: the project's own app_spec.md).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Thread id (default: a new one).
+    #[arg(long)]
+    pub thread: Option<String>,
+    /// Workflow: a built-in name or a TOML file.
+    #[arg(long, env = "BATON_WORKFLOW")]
+    pub workflow: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    pub thread: String,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to build the demo (default: a fresh folder under the system temp dir).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The example to run.
+    #[arg(long, default_value = "todo-app")]
+    pub example: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectJsonArgs {
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ThreadArgs {
+    pub thread: String,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub thread: String,
+    #[arg(long)]
+    pub step: u64,
+    /// Also show the state delta and the file diff against the step before.
+    #[arg(long)]
+    pub diff: bool,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RewindArgs {
+    pub thread: String,
+    #[arg(long)]
+    pub to: u64,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    pub thread: String,
+    #[arg(long)]
+    pub at: u64,
+    /// Id of the new thread (default: a new one).
+    #[arg(long = "thread")]
+    pub new_thread: Option<String>,
+    /// Edit the state: a JSON pointer path and a JSON value, e.g. `--set /max_sessions=12`.
+    #[arg(long = "set", value_name = "PATH=JSON")]
+    pub sets: Vec<String>,
+    /// An instruction for the model, injected where the fork starts.
+    #[arg(long)]
+    pub instruct: Option<String>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// Recorded model answers, real tools.
+    Replay,
+    /// Recorded model answers and recorded tool results.
+    Mock,
+    /// Recorded answers up to --from, the live model after.
+    Live,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub thread: String,
+    /// Replay from this step (default: the start).
+    #[arg(long)]
+    pub from: Option<u64>,
+    #[arg(long, value_enum, default_value = "replay")]
+    pub mode: ReplayMode,
+    /// Where the fresh copy goes (default: beside the project).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only this thread (default: every thread of the project).
+    pub thread: Option<String>,
+    #[arg(long)]
+    pub keep_last: Option<usize>,
+    /// Keep snapshots younger than this (e.g. 7d, 12h, 30m).
+    #[arg(long)]
+    pub keep_age: Option<String>,
+    /// Keep every N-th step as a milestone.
+    #[arg(long)]
+    pub milestones: Option<usize>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+    /// Only these features.
+    #[arg(long)]
+    pub feature: Vec<String>,
+    /// The app already runs here: do not start it.
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecallArgs {
+    pub query: String,
+    #[arg(long)]
+    pub thread: Option<String>,
+    /// commit, progress, summary, error, fix, verification, instruction
+    #[arg(long)]
+    pub kind: Vec<String>,
+    #[arg(long)]
+    pub feature: Option<String>,
+    /// Only memories from this date on (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// How many memories of each kind, which model, which store.
+    Stats(ProjectJsonArgs),
+    /// Rebuild memory from git log, tapes and progress notes.
+    Reindex(ProjectJsonArgs),
+    /// Copy the embedded store to a Qdrant server and point the project at it.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "QDRANT_URL")]
+    pub to: String,
+    #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Validate a workflow TOML file.
+    Check { file: PathBuf },
+    /// Draw a workflow.
+    Show {
+        /// A built-in name or a TOML file.
+        workflow: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptServerArgs {
+    #[arg(long)]
+    pub script: PathBuf,
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The harness's own time per step, the model's latency excluded.
+    AgentLoop {
+        #[arg(long, default_value_t = 500)]
+        steps: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tape and checkpoint costs on the peers' workload.
+    Tape {
+        #[arg(long, default_value_t = 10_000)]
+        steps: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embedding, store search and recall at scale.
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recall quality on the fixed corpus: dense, BM25, fused.
+    RecallQuality {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Browser start and feature-check latency.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,91 @@
+//! `baton bench ...`: benchmarks that print figures (never timed assertions). Each prints a
+//! human table, or JSON with `--json`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ExitCode;
+use crate::cli::BenchCommand;
+
+pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::AgentLoop { steps, json } => {
+            let report = crate::bench::agent_loop(steps).await?;
+            print(&report, json)
+        }
+        BenchCommand::Tape { steps, json } => {
+            let report = tokio::task::spawn_blocking(move || {
+                baton_tape::bench::run(&baton_tape::bench::BenchOptions {
+                    steps,
+                    ..baton_tape::bench::BenchOptions::default()
+                })
+            })
+            .await??;
+            print(&report, json)
+        }
+        BenchCommand::Memory { n, json } => {
+            let report = baton_memory::bench::run(baton_memory::bench::MemoryBenchOptions {
+                n,
+                ..baton_memory::bench::MemoryBenchOptions::default()
+            })
+            .await?;
+            print(&report, json)
+        }
+        BenchCommand::RecallQuality { json } => {
+            let report = baton_memory::bench::recall_quality(baton_memory::bench::QualityOptions {
+                corpus: None,
+                dir: std::env::temp_dir().join(format!("baton-quality-{}", std::process::id())),
+                embedder: baton_memory::EmbedderOptions::default(),
+            })
+            .await?;
+            print(&report, json)
+        }
+        BenchCommand::Verify { json } => {
+            let report = tokio::task::spawn_blocking(|| {
+                baton_verify::bench::run(
+                    &baton_verify::bench::BenchOptions::default(),
+                    &baton_verify::BrowserOptions::default(),
+                )
+            })
+            .await??;
+            print(&report, json)
+        }
+    }
+}
+
+fn print<T: Serialize>(report: &T, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        let value = serde_json::to_value(report)?;
+        print_flat("", &value);
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Prints nested figures as `path.to.figure  value` lines.
+fn print_flat(prefix: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                print_flat(&path, inner);
+            }
+        }
+        other => println!("{prefix:<48} {other}"),
+    }
+}
+
+/// Percentile of sorted durations, in microseconds.
+pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e6
+}

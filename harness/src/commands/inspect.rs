@@ -1,0 +1,412 @@
+//! Read-only views of threads: `baton threads`, `history`, `show`, `tree`. They read the tape
+//! (never the lock), so they work while a thread runs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use baton_tape::{Body, Checkpoint, Record, StepNo, Tape, ThreadId, ThreadLock, ThreadPaths};
+use serde::Serialize;
+
+use super::ExitCode;
+use crate::cli::{ProjectJsonArgs, ShowArgs, ThreadArgs};
+use crate::error::HarnessError;
+use crate::events::Event;
+use crate::state::{Phase, ThreadState};
+
+/// A thread's tape, opened for reading.
+pub struct OpenThread {
+    pub project: PathBuf,
+    pub paths: ThreadPaths,
+    pub tape: Tape<Event>,
+}
+
+/// Finds a thread in the project, or in one of its forks' worktrees.
+pub fn open_thread(project: &Path, thread: &str) -> Result<OpenThread, HarnessError> {
+    let id = ThreadId::new(thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+    for dir in project_dirs(project) {
+        let paths = ThreadPaths::new(&dir, &id);
+        if paths.tape.exists() {
+            let (tape, _) = Tape::<Event>::open(&paths.tape)?;
+            return Ok(OpenThread {
+                project: dir,
+                paths,
+                tape,
+            });
+        }
+    }
+    Err(HarnessError::ThreadNotFound {
+        thread: thread.to_owned(),
+        project: project.to_path_buf(),
+    })
+}
+
+/// The project and the worktrees of its forks and replays (`.baton/forks/<thread>/`).
+pub fn project_dirs(project: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![project.to_path_buf()];
+    for sub in ["forks", "replays"] {
+        if let Ok(entries) = std::fs::read_dir(project.join(".baton").join(sub)) {
+            let mut found: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
+            found.sort();
+            dirs.extend(found);
+        }
+    }
+    dirs
+}
+
+/// Every thread of the project (forks included), with where it lives.
+pub fn all_threads(project: &Path) -> Vec<(PathBuf, ThreadId)> {
+    project_dirs(project)
+        .into_iter()
+        .flat_map(|dir| {
+            baton_tape::list_threads(&dir)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |id| (dir.clone(), id))
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct ThreadRow {
+    thread: String,
+    status: String,
+    node: String,
+    step: u64,
+    features: String,
+    tokens: u64,
+    last_activity: String,
+    project: String,
+}
+
+pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
+    let mut rows = Vec::new();
+    for (dir, id) in all_threads(&args.project) {
+        let paths = ThreadPaths::new(&dir, &id);
+        let Ok((tape, _)) = Tape::<Event>::open(&paths.tape) else {
+            rows.push(ThreadRow {
+                thread: id.to_string(),
+                status: "unreadable".to_owned(),
+                node: String::new(),
+                step: 0,
+                features: String::new(),
+                tokens: 0,
+                last_activity: String::new(),
+                project: dir.display().to_string(),
+            });
+            continue;
+        };
+        let state = head_state(&tape);
+        let running = ThreadLock::holder(&paths)
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.is_alive());
+        let failed = matches!(
+            tape.records().last().and_then(Record::event),
+            Some(Event::Error { .. })
+        );
+        let status = match &state {
+            _ if running => "running",
+            Some(s) if s.phase == Phase::Done => "done",
+            Some(s) if matches!(s.phase, Phase::Stopped { .. }) => "stopped",
+            _ if failed => "failed",
+            _ => "interrupted",
+        };
+        rows.push(ThreadRow {
+            thread: id.to_string(),
+            status: status.to_owned(),
+            node: state.as_ref().map(|s| s.node.clone()).unwrap_or_default(),
+            step: state.as_ref().map_or(0, |s| s.step),
+            features: state
+                .as_ref()
+                .map(|s| format!("{}/{}", s.features_passing, s.features_total))
+                .unwrap_or_default(),
+            tokens: state.as_ref().map_or(0, |s| s.ledger.total_tokens()),
+            last_activity: tape
+                .records()
+                .last()
+                .map(|r| r.at.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            project: dir.display().to_string(),
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::Ok);
+    }
+    if rows.is_empty() {
+        println!("no threads in {}", args.project.display());
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  last activity",
+        "thread", "status", "node", "step", "features", "tokens"
+    );
+    for row in &rows {
+        println!(
+            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {}",
+            row.thread, row.status, row.node, row.step, row.features, row.tokens, row.last_activity
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn head_state(tape: &Tape<Event>) -> Option<ThreadState> {
+    let head = tape.head()?;
+    let value = tape.state_at(head.id).ok()?;
+    ThreadState::from_value(value).ok()
+}
+
+/// One step of the live history: the events that made it, and its checkpoint.
+pub struct StepView<'a> {
+    pub checkpoint: &'a Checkpoint,
+    pub events: Vec<&'a Event>,
+}
+
+/// The live branch, each checkpoint with the events of the attempt that produced it (events of
+/// attempts cut short by a crash, before a `resumed` marker, are left out: no step twice).
+pub fn live_steps(tape: &Tape<Event>) -> Vec<StepView<'_>> {
+    let records = tape.records();
+    let position: HashMap<u64, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.seq.0, i))
+        .collect();
+    tape.live_branch()
+        .into_iter()
+        .map(|checkpoint| {
+            let end = position.get(&checkpoint.id.0).copied().unwrap_or(0);
+            let mut events = Vec::new();
+            for record in records[..end].iter().rev() {
+                match &record.body {
+                    Body::Event(Event::Resumed { .. }) => break,
+                    Body::Event(event) => events.push(event),
+                    _ => break,
+                }
+            }
+            events.reverse();
+            StepView { checkpoint, events }
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryRow {
+    step: u64,
+    session: u32,
+    node: String,
+    tools: Vec<String>,
+    outcome: String,
+    tokens: u64,
+}
+
+pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
+    let thread = open_thread(&args.project, &args.thread)?;
+    let mut rows = Vec::new();
+    let mut node = String::new();
+    for view in live_steps(&thread.tape) {
+        let mut row = HistoryRow {
+            step: view.checkpoint.step.0,
+            session: 0,
+            node: node.clone(),
+            tools: Vec::new(),
+            outcome: String::new(),
+            tokens: 0,
+        };
+        let mut outcomes = Vec::new();
+        for event in &view.events {
+            match event {
+                Event::SessionStarted {
+                    session,
+                    node: n,
+                    feature,
+                    ..
+                } => {
+                    node.clone_from(n);
+                    row.node.clone_from(n);
+                    row.session = *session;
+                    outcomes.push(match feature {
+                        Some(f) => format!("session start ({f})"),
+                        None => "session start".to_owned(),
+                    });
+                }
+                Event::ModelResponse {
+                    session,
+                    response,
+                    replayed,
+                    ..
+                } => {
+                    row.session = *session;
+                    if !replayed {
+                        row.tokens += response.usage.total();
+                    }
+                }
+                Event::ToolResult { name, ok, .. } => {
+                    row.tools.push(if *ok {
+                        name.clone()
+                    } else {
+                        format!("{name}!")
+                    });
+                }
+                Event::FeatureListReverted { .. } => {
+                    outcomes.push("feature list edit reverted".to_owned());
+                }
+                Event::Verification {
+                    feature, outcome, ..
+                } => outcomes.push(format!("{feature} {outcome}")),
+                Event::Regression { feature, .. } => outcomes.push(format!("{feature} regressed")),
+                Event::Commit { sha, .. } => {
+                    outcomes.push(format!("commit {}", &sha[..7.min(sha.len())]));
+                }
+                Event::SessionEnded { end, .. } => outcomes.push(format!(
+                    "session end: {}",
+                    serde_json::to_value(end)
+                        .ok()
+                        .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+                        .unwrap_or_default()
+                )),
+                Event::Transition { to, .. } => {
+                    node.clone_from(to);
+                    row.node.clone_from(to);
+                }
+                Event::ThreadFinished { status } => outcomes.push(format!("thread {status}")),
+                Event::HumanEdit { .. } => outcomes.push("human edit".to_owned()),
+                Event::Error { message } => outcomes.push(format!("error: {message}")),
+                _ => {}
+            }
+        }
+        row.outcome = outcomes.join("; ");
+        rows.push(row);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "{:>5} {:>4} {:<12} {:>7}  {:<40} outcome",
+        "step", "sess", "node", "tokens", "tool calls (! = error)"
+    );
+    for row in rows {
+        println!(
+            "{:>5} {:>4} {:<12} {:>7}  {:<40} {}",
+            row.step,
+            row.session,
+            row.node,
+            row.tokens,
+            row.tools.join(" "),
+            row.outcome
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let thread = open_thread(&args.project, &args.thread)?;
+    let tape = &thread.tape;
+    let id = tape.resolve(StepNo(args.step))?;
+    let checkpoint = tape.checkpoint(id)?;
+    let value = tape.state_at(id)?;
+    let state = ThreadState::from_value(value.clone())?;
+    println!(
+        "thread {} at step {} (checkpoint {})",
+        state.thread, checkpoint.step, checkpoint.id
+    );
+    println!("node        {} ({:?})", state.node, state.phase);
+    println!("session     {} (turn {})", state.session, state.turn);
+    if let Some(feature) = &state.feature {
+        println!("feature     {feature}");
+    }
+    println!(
+        "features    {}/{} passing",
+        state.features_passing, state.features_total
+    );
+    println!("tokens      {}", state.ledger.total_tokens());
+    if let Some(snapshot) = &checkpoint.snapshot {
+        println!(
+            "worktree    tree {} (commit {})",
+            snapshot.tree, snapshot.commit
+        );
+    }
+    println!("conversation: {} messages", state.conversation.len());
+    for message in state.conversation.iter().rev().take(3).rev() {
+        let content = message.content.as_deref().unwrap_or("");
+        let content: String = content.chars().take(300).collect();
+        let calls: Vec<String> = message
+            .tool_calls
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}({})",
+                    c.name,
+                    c.arguments.chars().take(80).collect::<String>()
+                )
+            })
+            .collect();
+        println!(
+            "  {:?}: {} {}",
+            message.role,
+            content.replace('\n', " "),
+            calls.join(", ")
+        );
+    }
+    if args.diff {
+        let Some(previous) = args.step.checked_sub(1) else {
+            println!("(step 0 has nothing before it)");
+            return Ok(ExitCode::Ok);
+        };
+        let previous_id = tape.resolve(StepNo(previous))?;
+        let before = tape.state_at(previous_id)?;
+        let delta = baton_tape::diff(&before, &value);
+        println!("\nstate changes since step {previous}:");
+        println!("{}", serde_json::to_string_pretty(&delta)?);
+        let previous_checkpoint = tape.checkpoint(previous_id)?;
+        if let (Some(a), Some(b)) = (&previous_checkpoint.snapshot, &checkpoint.snapshot) {
+            let id =
+                ThreadId::new(&args.thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+            let snapshots = baton_tape::Snapshotter::open(&thread.project, &id)?;
+            println!("\nfile changes since step {previous}:");
+            println!("{}", snapshots.diff_trees(a, b)?);
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
+    let root = open_thread(&args.project, &args.thread)?;
+    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for (dir, id) in all_threads(&args.project) {
+        let paths = ThreadPaths::new(&dir, &id);
+        if let Ok((tape, _)) = Tape::<Event>::open(&paths.tape)
+            && let Some(parent) = &tape.header().parent
+        {
+            children
+                .entry(parent.thread.to_string())
+                .or_default()
+                .push((id.to_string(), parent.step.0));
+        }
+    }
+    let head_step = root.tape.head().map_or(0, |c| c.step.0);
+    println!("{} (head at step {head_step})", args.thread);
+    print_children(&children, &args.thread, "");
+    Ok(ExitCode::Ok)
+}
+
+fn print_children(children: &HashMap<String, Vec<(String, u64)>>, thread: &str, indent: &str) {
+    let Some(list) = children.get(thread) else {
+        return;
+    };
+    let mut forks = list.clone();
+    forks.sort_by_key(|(id, fork_step)| (*fork_step, id.clone()));
+    for (i, (child, at)) in forks.iter().enumerate() {
+        let last = i + 1 == forks.len();
+        println!(
+            "{indent}{} {child} (forked at step {at})",
+            if last { "└─" } else { "├─" }
+        );
+        let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
+        print_children(children, child, &deeper);
+    }
+}

@@ -1,0 +1,321 @@
+//! `baton recall` and `baton memory stats|reindex|migrate`.
+
+use std::path::Path;
+
+use baton_memory::{Memory, MemoryKind, MemoryRecord, RecallFilter};
+use baton_tape::{Tape, ThreadPaths};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use super::ExitCode;
+use crate::cli::{MemoryCommand, MigrateArgs, ProjectJsonArgs, RecallArgs};
+use crate::config::PROJECT_CONFIG;
+use crate::error::HarnessError;
+use crate::events::Event;
+use crate::memory::{MemoryHandle, config_for, format_hit, project_name};
+
+async fn open(project: &Path) -> Result<MemoryHandle, HarnessError> {
+    let url = configured_url(project);
+    let config = config_for(
+        project,
+        url.as_deref(),
+        std::env::var("QDRANT_API_KEY").ok().as_deref(),
+    );
+    Ok(MemoryHandle {
+        memory: std::sync::Arc::new(Memory::open(config).await?),
+        project: project_name(
+            &project
+                .canonicalize()
+                .unwrap_or_else(|_| project.to_path_buf()),
+        ),
+    })
+}
+
+/// The Qdrant server this project uses, if any: `QDRANT_URL`, else `memory.qdrant_url` in baton.toml.
+fn configured_url(project: &Path) -> Option<String> {
+    std::env::var("QDRANT_URL").ok().or_else(|| {
+        let text = std::fs::read_to_string(project.join(PROJECT_CONFIG)).ok()?;
+        let table: toml::Table = toml::from_str(&text).ok()?;
+        table
+            .get("memory")?
+            .get("qdrant_url")?
+            .as_str()
+            .map(str::to_owned)
+    })
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, HarnessError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+        .ok_or_else(|| {
+            HarnessError::BadInput(format!(
+                "--since {text}: expected a date (2026-11-21) or an RFC 3339 time"
+            ))
+        })
+}
+
+pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
+    if args.query.trim().is_empty() {
+        return Err(HarnessError::BadInput(
+            "the query is empty: say what you are looking for, e.g. baton recall \"why did login break\"".to_owned(),
+        )
+        .into());
+    }
+    let kinds = args
+        .kind
+        .iter()
+        .map(|k| {
+            k.parse::<MemoryKind>()
+                .map_err(|e| HarnessError::BadInput(format!("--kind {k}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let handle = open(&args.project).await?;
+    let filter = RecallFilter {
+        project: Some(handle.project.clone()),
+        thread: args.thread.clone(),
+        kinds,
+        feature: args.feature.clone(),
+        since,
+        ..RecallFilter::default()
+    };
+    let hits = handle
+        .memory
+        .recall(&args.query, &filter, args.limit)
+        .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+    } else if hits.is_empty() {
+        println!("no memories match");
+    } else {
+        for (i, hit) in hits.iter().enumerate() {
+            println!("{}. {:.3} {}", i + 1, hit.score, format_hit(hit));
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn memory(command: MemoryCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        MemoryCommand::Stats(args) => stats(&args).await,
+        MemoryCommand::Reindex(args) => reindex(&args).await,
+        MemoryCommand::Migrate(args) => migrate(&args).await,
+    }
+}
+
+async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
+    let handle = open(&args.project).await?;
+    let stats = handle.memory.stats().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+    } else {
+        println!(
+            "memories   {} ({} model, {} dims, {} store)",
+            stats.total, stats.model, stats.dim, stats.backend
+        );
+        for (kind, count) in &stats.by_kind {
+            println!("  {kind:<13} {count}");
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Rebuilds memory from what the project holds: its git log, its progress notes, its tapes.
+async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
+    let handle = open(&args.project).await?;
+    handle.memory.reset().await?;
+    let mut records = Vec::new();
+    let repo = crate::project::ensure_repo(&args.project)?;
+    for commit in crate::project::all_commits(&repo)? {
+        let (thread, session) = session_of(&commit.message);
+        let mut record = handle.record(
+            MemoryKind::Commit,
+            &thread,
+            format!(
+                "{}\n\nFiles: {}",
+                strip_trailer(&commit.message),
+                commit.files.join(", ")
+            ),
+        );
+        record.commit = Some(commit.sha.clone());
+        record.session = session;
+        record.feature = feature_of(&commit.message);
+        record.at = Utc
+            .timestamp_opt(commit.time, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        records.push(record);
+    }
+    records.extend(progress_records(&handle, &args.project));
+    for thread in baton_tape::list_threads(&args.project)? {
+        records.extend(tape_records(&handle, &args.project, &thread));
+    }
+    let count = handle.memory.remember(records).await?;
+    println!("reindexed {count} memories from git log, progress notes and tapes");
+    Ok(ExitCode::Ok)
+}
+
+fn progress_records(handle: &MemoryHandle, project: &Path) -> Vec<MemoryRecord> {
+    let Ok(text) = std::fs::read_to_string(project.join(crate::progress::PROGRESS_FILE)) else {
+        return Vec::new();
+    };
+    text.split("\n## ")
+        .skip(1)
+        .filter_map(|section| {
+            let (title, body) = section.split_once('\n')?;
+            let session = title
+                .strip_prefix("Session ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok());
+            let mut record = handle.record(MemoryKind::Progress, "", body.trim().to_owned());
+            record.session = session;
+            record.file = Some(crate::progress::PROGRESS_FILE.to_owned());
+            Some(record)
+        })
+        .collect()
+}
+
+fn tape_records(
+    handle: &MemoryHandle,
+    project: &Path,
+    thread: &baton_tape::ThreadId,
+) -> Vec<MemoryRecord> {
+    let paths = ThreadPaths::new(project, thread);
+    let Ok((tape, _)) = Tape::<Event>::open(&paths.tape) else {
+        return Vec::new();
+    };
+    let thread = thread.to_string();
+    tape.records()
+        .iter()
+        .filter_map(|record| {
+            let step = record.step.0;
+            let event = record.event()?;
+            let (kind, text, feature) = match event {
+                Event::ToolResult {
+                    name,
+                    arguments,
+                    ok: false,
+                    content,
+                    ..
+                } => (
+                    MemoryKind::Error,
+                    format!("{name} {arguments} failed: {content}"),
+                    None,
+                ),
+                Event::Verification {
+                    feature,
+                    failure: Some(failure),
+                    ..
+                } => (
+                    MemoryKind::Verification,
+                    format!("{feature}: {failure}"),
+                    Some(feature.clone()),
+                ),
+                Event::Regression { feature, failure } => (
+                    MemoryKind::Error,
+                    format!("regression: {feature} passed before and now fails: {failure}"),
+                    Some(feature.clone()),
+                ),
+                Event::HumanEdit {
+                    instruction: Some(text),
+                    ..
+                } => (MemoryKind::Instruction, text.clone(), None),
+                _ => return None,
+            };
+            let mut record = handle.record(kind, &thread, text);
+            record.step = Some(step);
+            record.feature = feature;
+            Some(record)
+        })
+        .collect()
+}
+
+/// The thread and session a commit's `Baton-Session:` trailer names.
+fn session_of(message: &str) -> (String, Option<u32>) {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("Baton-Session: "))
+        .and_then(|rest| rest.trim().rsplit_once('/'))
+        .map_or_else(
+            || (String::new(), None),
+            |(thread, session)| (thread.to_owned(), session.parse().ok()),
+        )
+}
+
+fn strip_trailer(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| !line.starts_with("Baton-Session: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+/// `feat(add-todo): ...` → `add-todo`.
+fn feature_of(message: &str) -> Option<String> {
+    let subject = message.lines().next()?;
+    let open = subject.find('(')?;
+    let close = subject[open..].find(')')? + open;
+    Some(subject[open + 1..close].to_owned()).filter(|id| !id.is_empty())
+}
+
+/// Copies the embedded store to a Qdrant server and points the project's baton.toml at it.
+async fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
+    let local_config = config_for(&args.project, None, None);
+    let local = Memory::open(local_config).await?;
+    let remote_config = config_for(&args.project, Some(&args.to), args.api_key.as_deref());
+    let remote = Memory::open(remote_config).await?;
+    let copied = local.copy_to(&remote).await?;
+    let path = args.project.join(PROJECT_CONFIG);
+    let mut table: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| HarnessError::BadConfig {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?,
+        Err(_) => toml::Table::new(),
+    };
+    let memory = table
+        .entry("memory")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(memory) = memory {
+        memory.insert(
+            "qdrant_url".to_owned(),
+            toml::Value::String(args.to.clone()),
+        );
+    }
+    std::fs::write(&path, toml::to_string(&table)?).map_err(|e| HarnessError::io(&path, e))?;
+    println!(
+        "copied {copied} memories to {}; {} now points baton at it (set QDRANT_API_KEY if it needs one)",
+        args.to,
+        path.display()
+    );
+    Ok(ExitCode::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_messages_give_their_session_and_feature() {
+        let message = "feat(add-todo): Add a todo\n\nDid it.\n\nBaton-Session: demo/2\n";
+        assert_eq!(session_of(message), ("demo".to_owned(), Some(2)));
+        assert_eq!(feature_of(message).as_deref(), Some("add-todo"));
+        assert_eq!(
+            strip_trailer(message),
+            "feat(add-todo): Add a todo\n\nDid it."
+        );
+    }
+
+    #[test]
+    fn since_accepts_dates_and_rejects_nonsense() {
+        assert!(parse_since("2026-11-21").is_ok());
+        assert!(parse_since("2026-11-21T10:00:00Z").is_ok());
+        assert!(parse_since("last tuesday").is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! `baton run` and `baton resume`: drive a thread to its end and print a summary.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::{ExitCode, connect_model};
+use crate::cli::{ResumeArgs, RunArgs};
+use crate::config::Settings;
+use crate::error::HarnessError;
+use crate::runner::{NewThread, RunOutcome, ThreadRunner};
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.project)
+        .with_context(|| format!("cannot create {}", args.project.display()))?;
+    place_spec(&args.project, args.spec.as_deref())?;
+    let settings = Settings::resolve(
+        &args.project,
+        &args.model,
+        &args.limits,
+        args.workflow.as_deref(),
+    )?;
+    let connection = connect_model(&settings).await?;
+    let mut runner = ThreadRunner::create(
+        NewThread {
+            project: &args.project,
+            thread: args.thread.as_deref(),
+            parent: None,
+        },
+        settings,
+        connection.model.clone(),
+    )
+    .await?;
+    eprintln!(
+        "baton: thread {} in {}",
+        runner.thread(),
+        runner.project().display()
+    );
+    drive(&mut runner).await
+}
+
+pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&args.project, &args.model, &args.limits, None)?;
+    let connection = connect_model(&settings).await?;
+    let mut runner = ThreadRunner::resume(
+        &args.project,
+        &args.thread,
+        settings,
+        connection.model.clone(),
+    )
+    .await?;
+    eprintln!(
+        "baton: resuming thread {} at step {} ({} {})",
+        runner.thread(),
+        runner.state().step,
+        runner.state().node,
+        runner.state().status_word()
+    );
+    drive(&mut runner).await
+}
+
+/// Runs to the end and prints the summary; a failure leaves the thread resumable and says how.
+pub async fn drive(runner: &mut ThreadRunner) -> anyhow::Result<ExitCode> {
+    let outcome = runner.run().await;
+    print_summary(runner, outcome.as_ref().ok());
+    match outcome {
+        Ok(RunOutcome::Done) => Ok(ExitCode::Ok),
+        Ok(RunOutcome::Stopped(reason)) => {
+            eprintln!("baton: stopped unfinished: {reason}");
+            Ok(ExitCode::Failure)
+        }
+        Err(error) => Err(anyhow::Error::new(error).context(format!(
+            "thread {} stopped at step {}; it is resumable: baton resume {} --project {}",
+            runner.thread(),
+            runner.state().step,
+            runner.thread(),
+            runner.project().display()
+        ))),
+    }
+}
+
+/// Copies `--spec` in as app_spec.md; without it the project must already have one.
+fn place_spec(project: &Path, spec: Option<&Path>) -> Result<(), HarnessError> {
+    let target = project.join("app_spec.md");
+    match spec {
+        Some(spec) => {
+            let text = std::fs::read_to_string(spec).map_err(|source| HarnessError::Io {
+                path: spec.to_path_buf(),
+                source,
+            })?;
+            match std::fs::read_to_string(&target) {
+                Ok(existing) if existing != text => Err(HarnessError::BadInput(format!(
+                    "{} already has a different app_spec.md; drop --spec to keep it, or remove it first",
+                    project.display()
+                ))),
+                Ok(_) => Ok(()),
+                Err(_) => std::fs::write(&target, text)
+                    .map_err(|source| HarnessError::io(&target, source)),
+            }
+        }
+        None if target.exists() => Ok(()),
+        None => Err(HarnessError::BadInput(format!(
+            "{} has no app_spec.md: pass --spec FILE with the app's spec",
+            project.display()
+        ))),
+    }
+}
+
+fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
+    let state = runner.state();
+    let status = match outcome {
+        Some(RunOutcome::Done) => "done",
+        Some(RunOutcome::Stopped(_)) => "stopped",
+        None => "interrupted",
+    };
+    let ledger = &state.ledger;
+    let cost = ledger.total_cost().map_or_else(
+        || "cost unknown (no price configured)".to_owned(),
+        |c| format!("${c:.4}"),
+    );
+    println!("thread     {}", state.thread);
+    println!("status     {status}");
+    println!("project    {}", runner.project().display());
+    println!("sessions   {}", state.sessions_run);
+    println!("steps      {}", state.step);
+    println!(
+        "features   {}/{} passing",
+        state.features_passing, state.features_total
+    );
+    println!(
+        "tokens     {} in, {} out ({cost})",
+        ledger.total().prompt_tokens,
+        ledger.total().completion_tokens
+    );
+    println!("time       {:.1} s", runner.elapsed_secs());
+}

@@ -1,0 +1,223 @@
+//! Settings of a run, layered: command line > environment > `baton.toml` in the project >
+//! the user's `~/.config/baton/config.toml` > built-in defaults. The command line and the
+//! environment arrive together through clap (`env = ...`); files are read here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_model::Prices;
+use serde::Deserialize;
+
+use crate::cli::{LimitArgs, ModelArgs};
+use crate::error::HarnessError;
+
+/// Everything a thread run needs to know, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub model: String,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub script: Option<PathBuf>,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+    pub max_sessions: u32,
+    pub step_timeout: Duration,
+    pub loop_repeat_limit: u32,
+    pub context_limit_tokens: usize,
+    pub prices: BTreeMap<String, Prices>,
+    pub workflow: String,
+    pub memory_enabled: bool,
+    pub memory_top_k: usize,
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<String>,
+    pub verify_enabled: bool,
+    pub chromium: Option<PathBuf>,
+    pub full_snapshot_every: u64,
+}
+
+/// The file form: every key optional, unknown keys rejected so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    model: Option<String>,
+    base_url: Option<String>,
+    request_timeout_secs: Option<u64>,
+    max_attempts: Option<u32>,
+    max_sessions: Option<u32>,
+    step_timeout_secs: Option<u64>,
+    loop_repeat_limit: Option<u32>,
+    context_limit_tokens: Option<usize>,
+    workflow: Option<String>,
+    full_snapshot_every: Option<u64>,
+    #[serde(default)]
+    prices: BTreeMap<String, Prices>,
+    #[serde(default)]
+    memory: FileMemory,
+    #[serde(default)]
+    verify: FileVerify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMemory {
+    enabled: Option<bool>,
+    top_k: Option<usize>,
+    qdrant_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVerify {
+    enabled: Option<bool>,
+    chromium: Option<PathBuf>,
+}
+
+/// The name of the per-project config file.
+pub const PROJECT_CONFIG: &str = "baton.toml";
+
+impl FileConfig {
+    fn read(path: &Path) -> Result<Option<FileConfig>, HarnessError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(HarnessError::io(path, source)),
+        };
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|error| HarnessError::BadConfig {
+                path: path.to_path_buf(),
+                detail: error.to_string(),
+            })
+    }
+
+    /// `self` wins over `lower` key by key.
+    fn over(self, lower: FileConfig) -> FileConfig {
+        let mut prices = lower.prices;
+        prices.extend(self.prices);
+        FileConfig {
+            model: self.model.or(lower.model),
+            base_url: self.base_url.or(lower.base_url),
+            request_timeout_secs: self.request_timeout_secs.or(lower.request_timeout_secs),
+            max_attempts: self.max_attempts.or(lower.max_attempts),
+            max_sessions: self.max_sessions.or(lower.max_sessions),
+            step_timeout_secs: self.step_timeout_secs.or(lower.step_timeout_secs),
+            loop_repeat_limit: self.loop_repeat_limit.or(lower.loop_repeat_limit),
+            context_limit_tokens: self.context_limit_tokens.or(lower.context_limit_tokens),
+            workflow: self.workflow.or(lower.workflow),
+            full_snapshot_every: self.full_snapshot_every.or(lower.full_snapshot_every),
+            prices,
+            memory: FileMemory {
+                enabled: self.memory.enabled.or(lower.memory.enabled),
+                top_k: self.memory.top_k.or(lower.memory.top_k),
+                qdrant_url: self.memory.qdrant_url.or(lower.memory.qdrant_url),
+            },
+            verify: FileVerify {
+                enabled: self.verify.enabled.or(lower.verify.enabled),
+                chromium: self.verify.chromium.or(lower.verify.chromium),
+            },
+        }
+    }
+}
+
+fn user_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("baton").join("config.toml"))
+}
+
+impl Settings {
+    /// Resolves the settings for a run in `project`.
+    pub fn resolve(
+        project: &Path,
+        model: &ModelArgs,
+        limits: &LimitArgs,
+        workflow: Option<&str>,
+    ) -> Result<Settings, HarnessError> {
+        let user = match user_config_path() {
+            Some(path) => FileConfig::read(&path)?.unwrap_or_default(),
+            None => FileConfig::default(),
+        };
+        let file = FileConfig::read(&project.join(PROJECT_CONFIG))?
+            .unwrap_or_default()
+            .over(user);
+        let qdrant_url = std::env::var("QDRANT_URL").ok().or(file.memory.qdrant_url);
+        Ok(Settings {
+            model: model
+                .model
+                .clone()
+                .or(file.model)
+                .unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+            base_url: model
+                .base_url
+                .clone()
+                .or(file.base_url)
+                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
+            api_key: model.api_key.clone(),
+            script: model.script.clone(),
+            request_timeout: Duration::from_secs(file.request_timeout_secs.unwrap_or(300)),
+            max_attempts: file.max_attempts.unwrap_or(5),
+            max_sessions: limits.max_sessions.or(file.max_sessions).unwrap_or(50),
+            step_timeout: Duration::from_secs(file.step_timeout_secs.unwrap_or(900)),
+            loop_repeat_limit: file.loop_repeat_limit.unwrap_or(3).max(2),
+            context_limit_tokens: file.context_limit_tokens.unwrap_or(120_000),
+            prices: file.prices,
+            workflow: workflow
+                .map(str::to_owned)
+                .or(file.workflow)
+                .unwrap_or_else(|| "two-agent".to_owned()),
+            memory_enabled: !limits.no_memory && file.memory.enabled.unwrap_or(true),
+            memory_top_k: file.memory.top_k.unwrap_or(5),
+            qdrant_url,
+            qdrant_api_key: std::env::var("QDRANT_API_KEY").ok(),
+            verify_enabled: !limits.no_verify && file.verify.enabled.unwrap_or(true),
+            chromium: std::env::var_os("BATON_CHROMIUM")
+                .map(PathBuf::from)
+                .or(file.verify.chromium),
+            full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
+        })
+    }
+
+    /// The price table entry for the configured model, when one is known.
+    pub fn price(&self) -> Option<&Prices> {
+        self.prices.get(&self.model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_beats_project_file_and_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(PROJECT_CONFIG),
+            "model = \"from-file\"\nmax_sessions = 7\nloop_repeat_limit = 4\n",
+        )
+        .unwrap();
+        let cli = ModelArgs {
+            model: Some("from-cli".into()),
+            ..ModelArgs::default()
+        };
+        let settings = Settings::resolve(dir.path(), &cli, &LimitArgs::default(), None).unwrap();
+        assert_eq!(settings.model, "from-cli");
+        assert_eq!(settings.max_sessions, 7);
+        assert_eq!(settings.loop_repeat_limit, 4);
+        assert_eq!(settings.workflow, "two-agent");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(PROJECT_CONFIG), "max_sesions = 3\n").unwrap();
+        let error = Settings::resolve(
+            dir.path(),
+            &ModelArgs::default(),
+            &LimitArgs::default(),
+            None,
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("baton.toml"), "{message}");
+        assert!(message.contains("max_sesions"), "{message}");
+    }
+}

@@ -1,0 +1,68 @@
+//! Progress lines on stderr while a thread runs: node, session, step, features, tokens.
+//! Plain lines (no terminal control codes) so logs of unattended runs stay readable.
+
+use baton_model::ModelResponse;
+
+use crate::project::Committed;
+use crate::state::ThreadState;
+
+fn tokens(state: &ThreadState) -> String {
+    let total = state.ledger.total_tokens();
+    if total >= 10_000 {
+        format!("{:.1}k tok", total as f64 / 1000.0)
+    } else {
+        format!("{total} tok")
+    }
+}
+
+fn head(state: &ThreadState) -> String {
+    format!(
+        "[{} · s{} {} · step {} · features {}/{} · {}]",
+        state.thread,
+        state.session,
+        state.node,
+        state.step,
+        state.features_passing,
+        state.features_total,
+        tokens(state)
+    )
+}
+
+pub fn session_started(state: &ThreadState) {
+    match &state.feature {
+        Some(feature) => eprintln!("{} session started: feature {feature}", head(state)),
+        None => eprintln!("{} session started", head(state)),
+    }
+}
+
+pub fn step(state: &ThreadState, response: &ModelResponse) {
+    let calls: Vec<&str> = response
+        .message
+        .tool_calls
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    if calls.is_empty() {
+        eprintln!("{} model: done", head(state));
+    } else {
+        eprintln!("{} model: {}", head(state), calls.join(", "));
+    }
+}
+
+pub fn session_finished(state: &ThreadState, end: &str, commit: Option<&Committed>) {
+    let commit = commit.map_or_else(
+        || "no commit".to_owned(),
+        |c| format!("commit {}", &c.sha[..7]),
+    );
+    eprintln!("{} session ended ({end}), {commit}", head(state));
+}
+
+pub fn regressions(lines: &[String]) {
+    for line in lines {
+        eprintln!("baton: regression: {line}");
+    }
+}
+
+pub fn finished(state: &ThreadState) {
+    eprintln!("{} thread done", head(state));
+}

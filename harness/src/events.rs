@@ -1,0 +1,108 @@
+//! The events a thread records on its tape, one per frame. The tape crate wraps each in a
+//! record with its sequence number, step and time; checkpoints are the tape's own frames.
+
+use baton_model::ModelResponse;
+use serde::{Deserialize, Serialize};
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The model answered without tool calls: it says it is done.
+    Finished,
+    /// The session used all the turns its node allows.
+    TurnLimit { turns: u32 },
+    /// The same tool call with the same arguments came `repeats` times in a row.
+    LoopDetected { tool: String, repeats: u32 },
+    /// A model call failed for good.
+    ModelFailed { error: String },
+}
+
+/// One thing that happened in a thread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The thread was created.
+    ThreadStarted {
+        project: String,
+        workflow: String,
+        model: String,
+    },
+    /// A process took the thread up again from a checkpoint.
+    Resumed { from_step: u64, pid: u32 },
+    /// The workflow moved from one node to another because a guard held.
+    Transition {
+        from: String,
+        to: String,
+        guard: String,
+    },
+    /// A session (one fresh conversation) began.
+    SessionStarted {
+        session: u32,
+        node: String,
+        feature: Option<String>,
+        memories: usize,
+    },
+    /// What was sent to the model (the messages themselves are in the checkpointed state).
+    ModelRequest {
+        session: u32,
+        turn: u32,
+        messages: usize,
+        estimated_tokens: usize,
+        shortened: usize,
+    },
+    /// The model's answer, reused verbatim when a resumed or replayed thread reaches this turn.
+    ModelResponse {
+        session: u32,
+        turn: u32,
+        response: ModelResponse,
+        replayed: bool,
+    },
+    /// A tool ran.
+    ToolResult {
+        session: u32,
+        call_id: String,
+        name: String,
+        arguments: String,
+        ok: bool,
+        content: String,
+        touched: Vec<String>,
+        millis: u64,
+    },
+    /// An edit of feature_list.json broke its rules and was reverted.
+    FeatureListReverted { violations: Vec<String> },
+    /// The harness ran a feature's checks.
+    Verification {
+        feature: String,
+        outcome: String,
+        failure: Option<String>,
+        evidence: Option<String>,
+        millis: u64,
+    },
+    /// A feature that passed before fails now; `passes` went back to false.
+    Regression { feature: String, failure: String },
+    /// The harness committed the session's work.
+    Commit {
+        session: u32,
+        sha: String,
+        message: String,
+        files: Vec<String>,
+    },
+    /// A session ended.
+    SessionEnded {
+        session: u32,
+        end: SessionEnd,
+        summary: Option<String>,
+    },
+    /// A person edited the state or gave an instruction (fork, rewind).
+    HumanEdit {
+        sets: Vec<String>,
+        instruction: Option<String>,
+    },
+    /// Something went wrong that did not stop the thread.
+    Error { message: String },
+    /// The thread reached its end.
+    ThreadFinished { status: String },
+}

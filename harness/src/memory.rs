@@ -1,0 +1,234 @@
+//! What the harness remembers, without the model asking: each commit, each session's
+//! progress note, errors and failing checks, regressions, human instructions. Point ids are
+//! deterministic (the memory crate hashes kind, thread, source and text), so resuming or
+//! replaying a thread never duplicates a memory. Memory failures never stop a session: they
+//! are logged, and the session goes on without them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use baton_memory::{
+    Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryKind, MemoryRecord, RecallFilter,
+};
+use chrono::Utc;
+
+use crate::config::Settings;
+use crate::error::HarnessError;
+use crate::project::Committed;
+use crate::runner::ThreadRunner;
+
+/// The collection baton's memories live in.
+pub const COLLECTION: &str = "baton";
+
+/// An open memory plus the project name its records carry.
+#[derive(Clone)]
+pub struct MemoryHandle {
+    pub memory: Arc<Memory>,
+    pub project: String,
+}
+
+/// The memory configuration for a project: the embedded shard in `.baton/memory/`, or the
+/// Qdrant server named by `QDRANT_URL` / `memory.qdrant_url`.
+pub fn config_for(
+    project: &Path,
+    settings_url: Option<&str>,
+    api_key: Option<&str>,
+) -> MemoryConfig {
+    let backend = match settings_url {
+        Some(url) => Backend::Server {
+            url: url.to_owned(),
+            api_key: api_key.map(str::to_owned),
+        },
+        None => Backend::Edge {
+            path: project.join(".baton").join("memory"),
+        },
+    };
+    MemoryConfig {
+        backend,
+        embedder: EmbedderOptions::default(),
+        collection: COLLECTION.to_owned(),
+    }
+}
+
+/// The project's name as memories record it: its folder name.
+pub fn project_name(project: &Path) -> String {
+    project.file_name().map_or_else(
+        || "project".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+impl MemoryHandle {
+    /// Opens memory unless it is switched off; failing to open it is an error that names the
+    /// fix (and `--no-memory`).
+    pub async fn open_if_enabled(
+        project: &Path,
+        settings: &Settings,
+    ) -> Result<Option<MemoryHandle>, HarnessError> {
+        if !settings.memory_enabled {
+            return Ok(None);
+        }
+        let config = config_for(
+            project,
+            settings.qdrant_url.as_deref(),
+            settings.qdrant_api_key.as_deref(),
+        );
+        let memory = Memory::open(config).await?;
+        Ok(Some(MemoryHandle {
+            memory: Arc::new(memory),
+            project: project_name(project),
+        }))
+    }
+
+    /// A record with the fields every harness memory shares.
+    pub fn record(&self, kind: MemoryKind, thread: &str, text: String) -> MemoryRecord {
+        MemoryRecord {
+            kind,
+            text,
+            project: self.project.clone(),
+            thread: thread.to_owned(),
+            session: None,
+            step: None,
+            feature: None,
+            commit: None,
+            file: None,
+            at: Utc::now(),
+        }
+    }
+
+    async fn remember(&self, records: Vec<MemoryRecord>) {
+        if let Err(error) = self.memory.remember(records).await {
+            tracing::warn!(%error, "could not store memories; the session goes on without them");
+        }
+    }
+}
+
+/// One line per hit, with its source, for prompts and the recall tool.
+pub fn format_hit(hit: &Hit) -> String {
+    let record = &hit.record;
+    let mut source = record.kind.to_string();
+    if let Some(commit) = &record.commit {
+        source.push(' ');
+        source.push_str(&commit[..commit.len().min(7)]);
+    }
+    if let Some(session) = record.session {
+        let _ = write!(source, " · session {session}");
+    }
+    if let Some(feature) = &record.feature {
+        let _ = write!(source, " · {feature}");
+    }
+    let text = record.text.trim().replace('\n', " ");
+    let text: String = text.chars().take(400).collect();
+    format!("[{source}] {text}")
+}
+
+impl ThreadRunner {
+    /// The memories most relevant to a feature, for the session's first message.
+    pub(crate) async fn recall_for(&self, feature: &str, description: &str) -> Vec<String> {
+        let Some(handle) = &self.memory else {
+            return Vec::new();
+        };
+        let filter = RecallFilter {
+            project: Some(handle.project.clone()),
+            ..RecallFilter::default()
+        };
+        let query = format!("{feature}: {description}");
+        match handle
+            .memory
+            .recall(&query, &filter, self.settings.memory_top_k)
+            .await
+        {
+            Ok(hits) => hits.iter().map(format_hit).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "recall failed; the session starts without memories");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Remembers what a session did: its commit, its progress note, its verification.
+    pub(crate) async fn remember_session(
+        &self,
+        session: u32,
+        feature: Option<&str>,
+        commit: Option<&Committed>,
+        subject: &str,
+        summary: Option<&str>,
+        verification: Option<&crate::runner::TargetVerdict>,
+    ) {
+        let Some(handle) = &self.memory else { return };
+        let thread = self.state.thread.clone();
+        let step = self.state.step;
+        let with_source = |mut record: MemoryRecord| {
+            record.session = Some(session);
+            record.step = Some(step);
+            record.feature = feature.map(str::to_owned);
+            record
+        };
+        let mut records = Vec::new();
+        if let Some(commit) = commit {
+            let mut text = subject.to_owned();
+            if let Some(summary) = summary.filter(|s| !s.trim().is_empty()) {
+                text.push_str("\n\n");
+                text.push_str(summary.trim());
+            }
+            let _ = write!(text, "\n\nFiles: {}", commit.files.join(", "));
+            let mut record = with_source(handle.record(MemoryKind::Commit, &thread, text));
+            record.commit = Some(commit.sha.clone());
+            records.push(record);
+        }
+        if let Some(summary) = summary.filter(|s| !s.trim().is_empty()) {
+            let mut record = with_source(handle.record(
+                MemoryKind::Progress,
+                &thread,
+                summary.trim().to_owned(),
+            ));
+            record.file = Some(crate::progress::PROGRESS_FILE.to_owned());
+            records.push(record);
+        }
+        if let Some(verdict) = verification {
+            let kind = if verdict.passed {
+                MemoryKind::Fix
+            } else {
+                MemoryKind::Verification
+            };
+            let text = format!(
+                "{}: {}",
+                feature.unwrap_or("feature"),
+                verdict.failure.as_deref().unwrap_or(&verdict.line)
+            );
+            records.push(with_source(handle.record(kind, &thread, text)));
+        }
+        handle.remember(records).await;
+    }
+
+    /// Remembers a failing tool call, so later sessions can recall what went wrong.
+    pub(crate) async fn remember_tool_error(&self, call: &baton_model::ToolCall, error: &str) {
+        let Some(handle) = &self.memory else { return };
+        let arguments: String = call.arguments.chars().take(300).collect();
+        let error: String = error.chars().take(600).collect();
+        let mut record = handle.record(
+            MemoryKind::Error,
+            &self.state.thread,
+            format!("{} {arguments} failed: {error}", call.name),
+        );
+        record.session = Some(self.state.session);
+        record.step = Some(self.state.step);
+        record.feature.clone_from(&self.state.feature);
+        handle.remember(vec![record]).await;
+    }
+
+    /// Remembers that a feature which passed before broke.
+    pub(crate) async fn remember_regression(&self, feature: &str, failure: &str) {
+        let Some(handle) = &self.memory else { return };
+        let mut record = handle.record(
+            MemoryKind::Error,
+            &self.state.thread,
+            format!("regression: {feature} passed before and now fails: {failure}"),
+        );
+        record.session = Some(self.state.session);
+        record.feature = Some(feature.to_owned());
+        handle.remember(vec![record]).await;
+    }
+}

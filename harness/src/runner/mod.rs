@@ -1,0 +1,437 @@
+//! The thread runner: walks the workflow graph session by session, and inside a session runs
+//! the agent loop step by step. Every step ends in a durable checkpoint (state delta + a
+//! worktree snapshot), so the runner can be killed anywhere and `resume` goes on from the
+//! last checkpoint, reusing the model answers already on the tape.
+
+mod session;
+mod step;
+mod verification;
+
+pub(crate) use verification::{TargetVerdict, failure_text};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use baton_model::{Model, ModelResponse};
+use baton_tape::{
+    SnapshotRef, Snapshotter, StepNo, TapeHeader, TapeWriter, ThreadId, ThreadLock, ThreadPaths,
+};
+use baton_workflows::Workflow;
+
+use crate::config::Settings;
+use crate::error::HarnessError;
+use crate::events::Event;
+use crate::failpoint::failpoint;
+use crate::feature_guard::FeatureGuard;
+use crate::memory::MemoryHandle;
+use crate::project;
+use crate::state::{Phase, ThreadState};
+use crate::tools::HarnessTools;
+
+/// How a run ended, for the exit code and the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The workflow reached a terminal node: every feature passes.
+    Done,
+    /// The thread stopped unfinished (budget exhausted, no edge fired).
+    Stopped(String),
+}
+
+/// Why an answer is on hand without asking the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerSource {
+    /// Recorded by this thread before a crash: the tokens were spent but not yet checkpointed.
+    Resume,
+    /// Recorded by another thread and replayed: it costs no tokens.
+    Replay,
+}
+
+/// Model answers already recorded, keyed by (session, turn), used before the live model.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    answers: HashMap<(u32, u32), (ModelResponse, AnswerSource)>,
+}
+
+impl Recorded {
+    pub fn new(
+        answers: impl IntoIterator<Item = ((u32, u32), ModelResponse)>,
+        source: AnswerSource,
+    ) -> Recorded {
+        Recorded {
+            answers: answers
+                .into_iter()
+                .map(|(key, response)| (key, (response, source)))
+                .collect(),
+        }
+    }
+
+    fn take(&mut self, session: u32, turn: u32) -> Option<(ModelResponse, AnswerSource)> {
+        self.answers.remove(&(session, turn))
+    }
+}
+
+/// Wall time of one step, and the part of it spent waiting for the model.
+#[derive(Debug, Clone, Copy)]
+pub struct StepTiming {
+    pub total: Duration,
+    pub model: Duration,
+}
+
+/// A thread being run by this process.
+pub struct ThreadRunner {
+    project: PathBuf,
+    pub(crate) settings: Settings,
+    workflow: Workflow,
+    model: Arc<dyn Model>,
+    tools: HarnessTools,
+    tape: TapeWriter<crate::events::Event>,
+    snapshots: Snapshotter,
+    pub(crate) memory: Option<MemoryHandle>,
+    pub(crate) state: ThreadState,
+    guard: FeatureGuard,
+    recorded: Recorded,
+    _lock: ThreadLock,
+    started: Instant,
+    timings: Option<Vec<StepTiming>>,
+    model_time: Duration,
+    /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
+    mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
+}
+
+/// What a new thread starts from.
+pub struct NewThread<'a> {
+    pub project: &'a Path,
+    pub thread: Option<&'a str>,
+    pub parent: Option<baton_tape::ParentRef>,
+}
+
+impl ThreadRunner {
+    /// Creates a thread in `project` (a git repository is made when there is none) and records
+    /// its first checkpoint: the starting project.
+    pub async fn create(
+        new: NewThread<'_>,
+        settings: Settings,
+        model: Arc<dyn Model>,
+    ) -> Result<ThreadRunner, HarnessError> {
+        let project = absolute(new.project)?;
+        let repo = project::ensure_repo(&project)?;
+        let git_head = project::head_commit(&repo);
+        drop(repo);
+        let workflow = Workflow::load(&settings.workflow)?;
+        let thread = match new.thread {
+            Some(id) => ThreadId::new(id).map_err(HarnessError::Tape)?,
+            None => ThreadId::generate(),
+        };
+        let paths = ThreadPaths::new(&project, &thread);
+        if paths.tape.exists() {
+            return Err(HarnessError::BadInput(format!(
+                "thread {thread} already exists in {}: use `baton resume {thread}` to continue it",
+                project.display()
+            )));
+        }
+        let lock = ThreadLock::acquire(&paths)?;
+        let mut header = TapeHeader::new(
+            thread.clone(),
+            workflow.name(),
+            project.display().to_string(),
+        );
+        header.parent = new.parent;
+        header.meta = workflow_meta(&workflow);
+        let mut tape = TapeWriter::create(&paths, &header, tape_options())?;
+        let snapshots = Snapshotter::open(&project, &thread)?;
+        let start = workflow.node(workflow.start()).name.clone();
+        let mut state = ThreadState::new(
+            thread.as_str(),
+            workflow.name(),
+            &start,
+            settings.max_sessions,
+        );
+        state.git_head = git_head;
+        tape.append(
+            StepNo(0),
+            Event::ThreadStarted {
+                project: project.display().to_string(),
+                workflow: workflow.name().to_owned(),
+                model: model.name().to_owned(),
+            },
+        )?;
+        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let project_for_guard = project.clone();
+        let mut runner = ThreadRunner {
+            project,
+            settings,
+            workflow,
+            model,
+            tools,
+            tape,
+            snapshots,
+            memory,
+            guard: FeatureGuard::load(&project_for_guard, false),
+            state,
+            recorded: Recorded::default(),
+            _lock: lock,
+            started: Instant::now(),
+            timings: None,
+            model_time: Duration::ZERO,
+            mock_results: None,
+        };
+        runner.checkpoint()?;
+        Ok(runner)
+    }
+
+    /// Takes an existing thread up again: the state of its last checkpoint, the worktree reset
+    /// to that checkpoint's snapshot, and the model answers recorded after it kept for reuse.
+    pub async fn resume(
+        project: &Path,
+        thread: &str,
+        settings: Settings,
+        model: Arc<dyn Model>,
+    ) -> Result<ThreadRunner, HarnessError> {
+        let project = absolute(project)?;
+        let thread = ThreadId::new(thread).map_err(HarnessError::Tape)?;
+        let paths = ThreadPaths::new(&project, &thread);
+        if !paths.tape.exists() {
+            return Err(HarnessError::ThreadNotFound {
+                thread: thread.to_string(),
+                project,
+            });
+        }
+        let lock = ThreadLock::acquire(&paths)?;
+        let baton_tape::Resumed {
+            writer: mut tape,
+            tape: recorded,
+            recovery,
+        } = TapeWriter::<Event>::open(&paths, tape_options())?;
+        if let Some(recovery) = recovery {
+            eprintln!(
+                "baton: warning: the tape of {thread} had a torn tail ({} bytes in {} lines); it was cut back to the last whole frame",
+                recovery.dropped_bytes, recovery.dropped_lines
+            );
+        }
+        let snapshots = Snapshotter::open(&project, &thread)?;
+        let workflow = workflow_from_header(recorded.header())?;
+        let mut state = if let Some(head) = tape.head().cloned() {
+            if let Some(snapshot) = head.snapshot.as_ref() {
+                snapshots.restore(snapshot)?;
+            }
+            ThreadState::from_value(head.state)?
+        } else {
+            // Killed before its first checkpoint: the thread starts over from its header.
+            let start = workflow.node(workflow.start()).name.clone();
+            ThreadState::new(
+                thread.as_str(),
+                workflow.name(),
+                &start,
+                settings.max_sessions,
+            )
+        };
+        let answers = recorded
+            .tail_events()
+            .iter()
+            .filter_map(|record| match record.event() {
+                Some(Event::ModelResponse {
+                    session,
+                    turn,
+                    response,
+                    ..
+                }) => Some(((*session, *turn), response.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        // A larger budget on the command line lets a stopped thread go on.
+        if settings.max_sessions > state.max_sessions {
+            state.max_sessions = settings.max_sessions;
+            if matches!(state.phase, Phase::Stopped { .. }) {
+                state.phase = Phase::Between;
+            }
+        }
+        tape.append(
+            StepNo(state.step),
+            Event::Resumed {
+                from_step: state.step,
+                pid: std::process::id(),
+            },
+        )?;
+        tape.sync()?;
+        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let project_for_guard = project.clone();
+        Ok(ThreadRunner {
+            project,
+            settings,
+            workflow,
+            model,
+            tools,
+            tape,
+            snapshots,
+            memory,
+            guard: FeatureGuard::load(&project_for_guard, state.drafting),
+            state,
+            recorded: Recorded::new(answers, AnswerSource::Resume),
+            _lock: lock,
+            started: Instant::now(),
+            timings: None,
+            model_time: Duration::ZERO,
+            mock_results: None,
+        })
+    }
+
+    /// Adds answers to reuse before asking the live model (replay).
+    #[must_use]
+    pub fn with_recorded(mut self, recorded: Recorded) -> ThreadRunner {
+        for (key, answer) in recorded.answers {
+            self.recorded.answers.entry(key).or_insert(answer);
+        }
+        self
+    }
+
+    pub fn thread(&self) -> &str {
+        &self.state.thread
+    }
+
+    pub fn state(&self) -> &ThreadState {
+        &self.state
+    }
+
+    pub fn project(&self) -> &Path {
+        &self.project
+    }
+
+    /// Runs the thread until the workflow ends or stops.
+    pub async fn run(&mut self) -> Result<RunOutcome, HarnessError> {
+        loop {
+            match self.state.phase.clone() {
+                Phase::Done => return Ok(RunOutcome::Done),
+                Phase::Stopped { reason } => return Ok(RunOutcome::Stopped(reason)),
+                Phase::Between => self.next_node().await?,
+                Phase::InSession => self.step().await?,
+            }
+        }
+    }
+
+    /// Replays tool results recorded on `tape` instead of running the tools (replay `--mode mock`).
+    pub fn mock_tools_from(&mut self, tape: &baton_tape::Tape<Event>) {
+        let results = tape
+            .records()
+            .iter()
+            .filter_map(|record| match record.event() {
+                Some(Event::ToolResult {
+                    call_id,
+                    ok,
+                    content,
+                    touched,
+                    ..
+                }) => {
+                    let mut output = if *ok {
+                        baton_tools::ToolOutput::success(content.clone())
+                    } else {
+                        baton_tools::ToolOutput::error(content.clone())
+                    };
+                    output.touched.clone_from(touched);
+                    Some((call_id.clone(), output))
+                }
+                _ => None,
+            })
+            .collect();
+        self.mock_results = Some(results);
+    }
+
+    /// Starts recording per-step timings (for `baton bench agent-loop`).
+    pub fn enable_timings(&mut self) {
+        self.timings = Some(Vec::new());
+    }
+
+    /// The timings recorded since `enable_timings`.
+    pub fn timings(&self) -> &[StepTiming] {
+        self.timings.as_deref().unwrap_or_default()
+    }
+
+    /// Seconds since this process took the thread.
+    pub fn elapsed_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Records the state (and a snapshot of the worktree) as of the current step, durably.
+    fn checkpoint(&mut self) -> Result<(), HarnessError> {
+        failpoint("checkpoint.before_snapshot");
+        let snapshot: SnapshotRef = self.snapshots.snapshot(
+            StepNo(self.state.step),
+            &format!("step {}", self.state.step),
+        )?;
+        failpoint("checkpoint.before_frame");
+        let value = self.state.to_value()?;
+        self.tape
+            .checkpoint(StepNo(self.state.step), &value, Some(snapshot))?;
+        failpoint("checkpoint.after_frame");
+        Ok(())
+    }
+
+    fn record(&mut self, event: Event) -> Result<(), HarnessError> {
+        self.tape.append(StepNo(self.state.step), event)?;
+        Ok(())
+    }
+}
+
+/// How threads store their state: the conversation only grows within a session, so the
+/// tape diffs it in time proportional to what was appended.
+pub fn tape_options() -> baton_tape::TapeOptions {
+    baton_tape::TapeOptions {
+        append_only: vec!["/conversation".to_owned()],
+        ..baton_tape::TapeOptions::default()
+    }
+}
+
+/// The header's copy of the workflow, so a thread resumes with the graph it started with
+/// even when the TOML file it came from has changed or gone.
+fn workflow_meta(workflow: &Workflow) -> serde_json::Value {
+    serde_json::json!({ "workflow_toml": workflow.to_toml() })
+}
+
+/// The workflow a tape was recorded with.
+pub fn workflow_from_header(header: &TapeHeader) -> Result<Workflow, HarnessError> {
+    match header
+        .meta
+        .get("workflow_toml")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(toml) => Ok(Workflow::from_toml_str(toml)?),
+        None => Ok(Workflow::load(&header.workflow)?),
+    }
+}
+
+/// Writes the first frames of a thread that starts from a recorded state (a fork or a
+/// replay): its tape with the parent named in the header, an event, and a checkpoint of the
+/// state with a snapshot of `project`'s worktree.
+pub fn seed_thread(
+    project: &Path,
+    thread: &ThreadId,
+    parent: baton_tape::ParentRef,
+    source: &TapeHeader,
+    state: &ThreadState,
+    event: Event,
+) -> Result<(), HarnessError> {
+    project::ensure_repo(project)?;
+    let paths = ThreadPaths::new(project, thread);
+    let mut header = TapeHeader::new(
+        thread.clone(),
+        state.workflow.clone(),
+        project.display().to_string(),
+    );
+    header.parent = Some(parent);
+    header.meta = source.meta.clone();
+    let mut tape = TapeWriter::<Event>::create(&paths, &header, tape_options())?;
+    tape.append(StepNo(state.step), event)?;
+    let snapshot = Snapshotter::open(project, thread)?
+        .snapshot(StepNo(state.step), &format!("step {}", state.step))?;
+    tape.checkpoint(StepNo(state.step), &state.to_value()?, Some(snapshot))?;
+    Ok(())
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, HarnessError> {
+    std::fs::create_dir_all(path).map_err(|source| HarnessError::io(path, source))?;
+    path.canonicalize()
+        .map_err(|source| HarnessError::io(path, source))
+}

@@ -1,0 +1,311 @@
+//! Session boundaries: choosing the next workflow node, opening a session (re-checking the
+//! features that passed, picking the target feature, recalling memories, writing the two
+//! opening messages), and closing it (verifying the target in Chromium, setting `passes`,
+//! progress notes, the git commit, memories).
+
+use std::fmt::Write as _;
+
+use baton_model::ChatMessage;
+use baton_verify::FeatureList;
+use baton_workflows::{NodeKind, ThreadFacts};
+
+use super::ThreadRunner;
+use crate::error::HarnessError;
+use crate::events::{Event, SessionEnd};
+use crate::failpoint::failpoint;
+use crate::feature_guard::{FEATURE_LIST, FeatureGuard};
+use crate::progress::{self, SessionNote};
+use crate::prompt::{self, ProjectView};
+use crate::state::Phase;
+
+/// How many progress sections and log lines a session's first message carries.
+const PROGRESS_SECTIONS: usize = 3;
+const GIT_LOG_LINES: usize = 20;
+
+impl ThreadRunner {
+    /// Between sessions: follow the first edge whose guard holds, and open the next session.
+    pub(super) async fn next_node(&mut self) -> Result<(), HarnessError> {
+        let list = self.read_feature_list();
+        let facts = ThreadFacts {
+            feature_list_present: list.is_some(),
+            features_total: list.as_ref().map_or(0, |l| l.features.len()),
+            features_passing: list.as_ref().map_or(0, FeatureList::passing),
+            sessions_run: self.state.sessions_run,
+            max_sessions: self.state.max_sessions,
+        };
+        self.state.features_total = facts.features_total;
+        self.state.features_passing = facts.features_passing;
+        let from = self
+            .workflow
+            .node_by_name(&self.state.node)
+            .unwrap_or_else(|| self.workflow.start());
+        let Some(transition) = self.workflow.next(from, &facts) else {
+            let reason = if facts.sessions_run >= facts.max_sessions {
+                format!(
+                    "session budget exhausted ({} of {} sessions) with {}/{} features passing; resume with a larger --max-sessions to go on",
+                    facts.sessions_run,
+                    facts.max_sessions,
+                    facts.features_passing,
+                    facts.features_total
+                )
+            } else {
+                format!(
+                    "no edge out of node \"{}\" holds (features {}/{}, sessions {}/{})",
+                    self.state.node,
+                    facts.features_passing,
+                    facts.features_total,
+                    facts.sessions_run,
+                    facts.max_sessions
+                )
+            };
+            self.state.phase = Phase::Stopped {
+                reason: reason.clone(),
+            };
+            self.record(Event::ThreadFinished {
+                status: format!("stopped: {reason}"),
+            })?;
+            return self.checkpoint();
+        };
+        let to = self.workflow.node(transition.to).clone();
+        self.record(Event::Transition {
+            from: self.state.node.clone(),
+            to: to.name.clone(),
+            guard: transition.guard.clone(),
+        })?;
+        self.state.node.clone_from(&to.name);
+        if to.kind == NodeKind::Terminal {
+            self.state.phase = Phase::Done;
+            self.record(Event::ThreadFinished {
+                status: "done".to_owned(),
+            })?;
+            crate::display::finished(&self.state);
+            return self.checkpoint();
+        }
+        self.open_session(list).await
+    }
+
+    async fn open_session(&mut self, list: Option<FeatureList>) -> Result<(), HarnessError> {
+        self.state.session += 1;
+        self.state.turn = 0;
+        self.state.last_call = None;
+        self.state.drafting = list.is_none();
+        let mut regressions = Vec::new();
+        let list = match list {
+            Some(list) => {
+                let (list, found) = self.recheck_passing(list).await?;
+                regressions = found;
+                Some(list)
+            }
+            None => None,
+        };
+        self.guard = FeatureGuard::load(&self.project, self.state.drafting);
+        let target = list.as_ref().and_then(FeatureList::first_failing).cloned();
+        self.state.feature = target.as_ref().map(|f| f.id.clone());
+        let memories = match &target {
+            Some(feature) => self.recall_for(&feature.id, &feature.description).await,
+            None => Vec::new(),
+        };
+        let node = self.node().clone();
+        let template =
+            prompt::template(node.prompt.as_deref().unwrap_or(&node.name), &self.project)?;
+        let system = prompt::render_system(
+            &template,
+            self.state.session,
+            &node.name,
+            &self.state.thread,
+        );
+        let repo = crate::project::ensure_repo(&self.project)?;
+        let view = ProjectView {
+            spec: std::fs::read_to_string(self.project.join("app_spec.md")).ok(),
+            feature_summary: list.as_ref().map(feature_summary),
+            target: target.as_ref().map(describe_target),
+            regressions,
+            progress_tail: progress::tail(&self.project, PROGRESS_SECTIONS),
+            git_log: crate::project::log_oneline(&repo, GIT_LOG_LINES),
+            memories: memories.clone(),
+            instruction: self.state.instruction.take(),
+        };
+        self.state.conversation = vec![
+            ChatMessage::system(&system),
+            ChatMessage::user(prompt::render_context(&view)),
+        ];
+        self.state.phase = Phase::InSession;
+        self.record(Event::SessionStarted {
+            session: self.state.session,
+            node: node.name.clone(),
+            feature: self.state.feature.clone(),
+            memories: memories.len(),
+        })?;
+        crate::display::session_started(&self.state);
+        self.checkpoint()
+    }
+
+    /// Closes the session: verify, set `passes`, write the progress section, commit, remember.
+    pub(super) async fn finish_session(
+        &mut self,
+        end: SessionEnd,
+        summary: Option<String>,
+    ) -> Result<(), HarnessError> {
+        let session = self.state.session;
+        let node = self.state.node.clone();
+        let feature = self.state.feature.clone();
+        let verification = match (&feature, self.read_feature_list()) {
+            (Some(id), Some(list)) => Some(self.verify_target(list, id).await?),
+            _ => None,
+        };
+        let end_text = describe_end(&end);
+        progress::append(
+            &self.project,
+            &SessionNote {
+                session,
+                node: &node,
+                feature: feature.as_deref(),
+                end: &end_text,
+                verification: verification.as_ref().map(|v| v.line.as_str()),
+                summary: summary.as_deref(),
+            },
+        )?;
+        let (subject, body) = commit_message(
+            &node,
+            feature.as_deref(),
+            self.read_feature_list().as_ref(),
+            verification.as_ref().is_some_and(|v| v.passed),
+            summary.as_deref(),
+        );
+        failpoint("session.before_commit");
+        let repo = crate::project::ensure_repo(&self.project)?;
+        let committed =
+            crate::project::commit_session(&repo, &self.state.thread, session, &subject, &body)?;
+        failpoint("session.after_commit");
+        if let Some(commit) = &committed {
+            self.state.git_head = Some(commit.sha.clone());
+            self.record(Event::Commit {
+                session,
+                sha: commit.sha.clone(),
+                message: subject.clone(),
+                files: commit.files.clone(),
+            })?;
+        }
+        self.remember_session(
+            session,
+            feature.as_deref(),
+            committed.as_ref(),
+            &subject,
+            summary.as_deref(),
+            verification.as_ref(),
+        )
+        .await;
+        self.record(Event::SessionEnded {
+            session,
+            end,
+            summary,
+        })?;
+        let list = self.read_feature_list();
+        self.state.features_total = list.as_ref().map_or(0, |l| l.features.len());
+        self.state.features_passing = list.as_ref().map_or(0, FeatureList::passing);
+        self.state.sessions_run += 1;
+        self.state.phase = Phase::Between;
+        self.state.conversation.clear();
+        self.state.turn = 0;
+        self.state.feature = None;
+        self.state.last_call = None;
+        crate::display::session_finished(&self.state, &end_text, committed.as_ref());
+        self.checkpoint()
+    }
+
+    pub(super) fn read_feature_list(&self) -> Option<FeatureList> {
+        FeatureList::load(&self.project.join(FEATURE_LIST)).ok()
+    }
+}
+
+fn feature_summary(list: &FeatureList) -> String {
+    let mut out = format!(
+        "{} features, {} passing:\n",
+        list.features.len(),
+        list.passing()
+    );
+    for feature in &list.features {
+        let mark = if feature.passes { "x" } else { " " };
+        let _ = writeln!(out, "- [{mark}] {}: {}", feature.id, feature.description);
+    }
+    out.trim_end().to_owned()
+}
+
+fn describe_target(feature: &baton_verify::Feature) -> String {
+    let mut out = format!(
+        "`{}` ({}): {}\n\nVerification steps:\n",
+        feature.id, feature.category, feature.description
+    );
+    for (i, step) in feature.steps.iter().enumerate() {
+        let _ = writeln!(out, "{}. {step}", i + 1);
+    }
+    if !feature.checks.is_empty() {
+        let _ = write!(
+            out,
+            "\nbaton will run these {} browser checks when you finish:\n",
+            feature.checks.len()
+        );
+        for check in &feature.checks {
+            let _ = writeln!(
+                out,
+                "- `{}`",
+                serde_json::to_string(check).unwrap_or_default()
+            );
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+fn describe_end(end: &SessionEnd) -> String {
+    match end {
+        SessionEnd::Finished => "finished".to_owned(),
+        SessionEnd::TurnLimit { turns } => format!("turn limit ({turns} turns)"),
+        SessionEnd::LoopDetected { tool, repeats } => {
+            format!(
+                "loop detected ({tool} called {repeats} times in a row with the same arguments)"
+            )
+        }
+        SessionEnd::ModelFailed { error } => format!("model failed: {error}"),
+    }
+}
+
+/// The commit for a session: the subject names the feature; the body is the model's summary.
+fn commit_message(
+    node: &str,
+    feature: Option<&str>,
+    list: Option<&FeatureList>,
+    passed: bool,
+    summary: Option<&str>,
+) -> (String, String) {
+    let subject = match feature {
+        Some(id) => {
+            let description = list
+                .and_then(|l| l.get(id))
+                .map_or_else(String::new, |f| f.description.clone());
+            let kind = if passed { "feat" } else { "wip" };
+            let first_line = description.lines().next().unwrap_or("").trim();
+            if first_line.is_empty() {
+                format!("{kind}({id}): session work")
+            } else {
+                format!("{kind}({id}): {}", truncate(first_line, 72))
+            }
+        }
+        None => match list {
+            Some(list) if node == "initializer" || list.passing() == 0 => format!(
+                "{node}: set up the project ({} features)",
+                list.features.len()
+            ),
+            _ => format!("{node}: session work"),
+        },
+    };
+    (subject, summary.unwrap_or("").to_owned())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,258 @@
+//! One step of the agent loop: ask the model (or reuse the answer already on the tape), run
+//! the tool calls it asked for, guard the feature list, detect loops, checkpoint.
+
+use std::time::{Duration, Instant};
+
+use baton_model::{ChatMessage, ModelRequest, ModelResponse, ToolCall, fit_to_context};
+
+use super::{AnswerSource, StepTiming, ThreadRunner};
+use crate::error::HarnessError;
+use crate::events::{Event, SessionEnd};
+use crate::failpoint::failpoint;
+use crate::feature_guard::GuardVerdict;
+
+impl ThreadRunner {
+    /// Takes one step of the current session, timing the harness's share when asked to.
+    pub(super) async fn step(&mut self) -> Result<(), HarnessError> {
+        let started = Instant::now();
+        self.model_time = Duration::ZERO;
+        self.step_inner().await?;
+        if let Some(timings) = &mut self.timings {
+            timings.push(StepTiming {
+                total: started.elapsed(),
+                model: self.model_time,
+            });
+        }
+        Ok(())
+    }
+
+    async fn step_inner(&mut self) -> Result<(), HarnessError> {
+        let session = self.state.session;
+        let turn = self.state.turn + 1;
+        self.state.step += 1;
+        self.state.turn = turn;
+        let (response, source) = match self.recorded.take(session, turn) {
+            Some((response, source)) => (response, Some(source)),
+            None => (self.ask_model(session, turn).await?, None),
+        };
+        let replayed = source == Some(AnswerSource::Replay);
+        if !replayed {
+            let price = self.settings.price().copied();
+            self.state.ledger.record(
+                session,
+                &response.usage,
+                response.latency_ms,
+                price.as_ref(),
+            );
+        }
+        self.record(Event::ModelResponse {
+            session,
+            turn,
+            response: response.clone(),
+            replayed,
+        })?;
+        // The answer is durable before any tool runs: a crash from here on reuses it.
+        self.tape.sync()?;
+        failpoint("step.after_model_response");
+        self.state.conversation.push(response.message.clone());
+        crate::display::step(&self.state, &response);
+
+        if response.message.tool_calls.is_empty() {
+            let summary = response.message.content.clone();
+            return self.finish_session(SessionEnd::Finished, summary).await;
+        }
+        let mut loop_end = None;
+        for call in &response.message.tool_calls {
+            if loop_end.is_some() {
+                self.answer_unrun(call, "not run: the session is ending (a loop was detected)");
+                continue;
+            }
+            if let Some(repeats) = self.count_repeat(call) {
+                self.answer_unrun(
+                    call,
+                    &format!("not run: this exact call came {repeats} times in a row"),
+                );
+                loop_end = Some(SessionEnd::LoopDetected {
+                    tool: call.name.clone(),
+                    repeats,
+                });
+                continue;
+            }
+            self.run_tool(session, call).await?;
+        }
+        if let Some(end) = loop_end {
+            return self.finish_session(end, None).await;
+        }
+        let max_turns = self.node_max_turns();
+        if self.state.turn >= max_turns {
+            return self
+                .finish_session(SessionEnd::TurnLimit { turns: max_turns }, None)
+                .await;
+        }
+        self.checkpoint()
+    }
+
+    /// Asks the live model. A failure that retries did not cure ends the run with the error
+    /// (the thread stays resumable from its last checkpoint).
+    async fn ask_model(&mut self, session: u32, turn: u32) -> Result<ModelResponse, HarnessError> {
+        let (messages, fit) =
+            fit_to_context(&self.state.conversation, self.settings.context_limit_tokens);
+        let request = ModelRequest {
+            messages,
+            tools: self.tools.definitions(&self.node().tools),
+            temperature: None,
+            max_tokens: None,
+        };
+        self.record(Event::ModelRequest {
+            session,
+            turn,
+            messages: request.messages.len(),
+            estimated_tokens: fit.after_tokens,
+            shortened: fit.shortened,
+        })?;
+        failpoint("step.before_model_call");
+        let asked = Instant::now();
+        let answer =
+            tokio::time::timeout(self.settings.step_timeout, self.model.complete(&request)).await;
+        self.model_time = asked.elapsed();
+        failpoint("step.after_model_call");
+        match answer {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                self.record(Event::Error {
+                    message: format!("model call failed: {error}"),
+                })?;
+                self.tape.sync()?;
+                Err(HarnessError::Model(error))
+            }
+            Err(_) => {
+                let message = format!(
+                    "the model did not answer within the step timeout ({} s); raise step_timeout_secs in baton.toml if the model is slow",
+                    self.settings.step_timeout.as_secs()
+                );
+                self.record(Event::Error {
+                    message: message.clone(),
+                })?;
+                self.tape.sync()?;
+                Err(HarnessError::BadInput(message))
+            }
+        }
+    }
+
+    /// Runs one tool call in a blocking thread and appends its result to the conversation.
+    async fn run_tool(&mut self, session: u32, call: &ToolCall) -> Result<(), HarnessError> {
+        let started = Instant::now();
+        failpoint("tool.before");
+        let allowed = &self.node().tools;
+        let mut output = if !allowed.is_empty() && !allowed.contains(&call.name) {
+            baton_tools::ToolOutput::error(format!(
+                "tool \"{}\" is not available in this session; available: {}",
+                call.name,
+                allowed.join(", ")
+            ))
+        } else {
+            match self.mock_results.as_ref().and_then(|m| m.get(&call.id)) {
+                Some(recorded) => recorded.clone(),
+                None => self.tools.call(&call.name, &call.arguments).await,
+            }
+        };
+        failpoint("tool.after");
+        if output.may_have_touched_anything
+            || output
+                .touched
+                .iter()
+                .any(|path| path == crate::feature_guard::FEATURE_LIST)
+        {
+            match self.guard.inspect()? {
+                GuardVerdict::Accepted => {}
+                GuardVerdict::Invalid(message) => {
+                    output.content.push_str("\n\nbaton: ");
+                    output.content.push_str(&message);
+                }
+                GuardVerdict::Reverted(violations) => {
+                    output
+                        .content
+                        .push_str("\n\nbaton: your change to feature_list.json was reverted: ");
+                    output.content.push_str(&violations.join("; "));
+                    self.record(Event::FeatureListReverted { violations })?;
+                }
+            }
+        }
+        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.record(Event::ToolResult {
+            session,
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            ok: output.ok,
+            content: output.content.clone(),
+            touched: output.touched.clone(),
+            millis,
+        })?;
+        if !output.ok {
+            self.remember_tool_error(call, &output.content).await;
+        }
+        self.state
+            .conversation
+            .push(ChatMessage::tool_result(&call.id, &output.content));
+        Ok(())
+    }
+
+    /// Answers a call without running it, so the conversation stays well-formed.
+    fn answer_unrun(&mut self, call: &ToolCall, why: &str) {
+        self.state
+            .conversation
+            .push(ChatMessage::tool_result(&call.id, why));
+    }
+
+    /// Counts identical calls in a row; returns the count when it reaches the limit.
+    fn count_repeat(&mut self, call: &ToolCall) -> Option<u32> {
+        let signature = call_signature(call);
+        let count = match &self.state.last_call {
+            Some((last, count)) if *last == signature => count + 1,
+            _ => 1,
+        };
+        self.state.last_call = Some((signature, count));
+        (count >= self.settings.loop_repeat_limit).then_some(count)
+    }
+
+    fn node_max_turns(&self) -> u32 {
+        self.node().max_turns.max(1)
+    }
+
+    pub(super) fn node(&self) -> &baton_workflows::Node {
+        let id = self
+            .workflow
+            .node_by_name(&self.state.node)
+            .unwrap_or_else(|| self.workflow.start());
+        self.workflow.node(id)
+    }
+}
+
+/// A call's identity for loop detection: its name and its arguments with JSON whitespace and
+/// key order normalised, so `{"a":1, "b":2}` and `{"b": 2, "a": 1}` count as the same call.
+fn call_signature(call: &ToolCall) -> String {
+    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments)
+        .map_or_else(|_| call.arguments.trim().to_owned(), |v| v.to_string());
+    format!("{}:{arguments}", call.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_ignore_key_order_and_whitespace() {
+        let a = ToolCall {
+            id: "1".into(),
+            name: "bash".into(),
+            arguments: r#"{"command": "ls", "timeout_secs": 5}"#.into(),
+        };
+        let b = ToolCall {
+            id: "2".into(),
+            name: "bash".into(),
+            arguments: r#"{"timeout_secs":5,"command":"ls"}"#.into(),
+        };
+        assert_eq!(call_signature(&a), call_signature(&b));
+    }
+}

@@ -1,0 +1,102 @@
+//! The thread's state: everything needed to go on from a checkpoint. It is serialised to
+//! JSON for the tape, which stores it as deltas; the conversation only ever grows within a
+//! session, which is what keeps those deltas small.
+
+use baton_model::{ChatMessage, Ledger};
+use serde::{Deserialize, Serialize};
+
+/// Where a thread is in its workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Between sessions: the workflow picks the next node.
+    Between,
+    /// Inside a session of node `ThreadState::node`.
+    InSession,
+    /// A terminal node was reached.
+    Done,
+    /// Stopped before the end (budget exhausted, no edge fired).
+    Stopped { reason: String },
+}
+
+/// The state recorded at every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadState {
+    pub thread: String,
+    pub workflow: String,
+    /// The current workflow node's name.
+    pub node: String,
+    pub phase: Phase,
+    /// Number of the current (or last) session, 1-based; 0 before the first.
+    pub session: u32,
+    /// Sessions that ran to their end.
+    pub sessions_run: u32,
+    pub max_sessions: u32,
+    /// Steps taken in the whole thread (one model turn and its tool calls each).
+    pub step: u64,
+    /// Model turns taken in the current session.
+    pub turn: u32,
+    /// True in a session that opened without a feature list: it is drafting one.
+    pub drafting: bool,
+    /// The feature the current coding session works on.
+    pub feature: Option<String>,
+    /// The current session's conversation; empty between sessions.
+    pub conversation: Vec<ChatMessage>,
+    /// Signature of the last tool call and how many times in a row it came.
+    pub last_call: Option<(String, u32)>,
+    pub features_total: usize,
+    pub features_passing: usize,
+    /// An instruction a person gave (fork `--instruct`), for the next session's prompt.
+    pub instruction: Option<String>,
+    /// The commit the project's branch pointed at after this thread's last commit: a rewind
+    /// moves the branch back here, so git history follows the live branch of the tape.
+    pub git_head: Option<String>,
+    pub ledger: Ledger,
+}
+
+impl ThreadState {
+    pub fn new(thread: &str, workflow: &str, start_node: &str, max_sessions: u32) -> ThreadState {
+        ThreadState {
+            thread: thread.to_owned(),
+            workflow: workflow.to_owned(),
+            node: start_node.to_owned(),
+            phase: Phase::Between,
+            session: 0,
+            sessions_run: 0,
+            max_sessions,
+            step: 0,
+            turn: 0,
+            drafting: false,
+            feature: None,
+            conversation: Vec::new(),
+            last_call: None,
+            features_total: 0,
+            features_passing: 0,
+            instruction: None,
+            git_head: None,
+            ledger: Ledger::default(),
+        }
+    }
+
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    pub fn from_value(value: serde_json::Value) -> Result<ThreadState, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    /// Whether the thread has nothing left to do.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Done | Phase::Stopped { .. })
+    }
+
+    /// A one-word status for listings.
+    pub fn status_word(&self) -> &'static str {
+        match self.phase {
+            Phase::Done => "done",
+            Phase::Stopped { .. } => "stopped",
+            Phase::Between | Phase::InSession => "unfinished",
+        }
+    }
+}

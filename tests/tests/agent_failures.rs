@@ -1,0 +1,187 @@
+//! Bad input from the model is data, not a crash: malformed and unknown tool calls get error
+//! results and the run goes on; an illegal feature-list edit is reverted; a session that
+//! repeats itself is ended; a 500 is retried; an unreachable server ends the run with exit 1
+//! naming the URL. Each test drives the real binary through a script served over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use baton::events::{Event, SessionEnd};
+use baton_tests::{baton, describe, tape, write_script};
+use serde_json::{Value, json};
+
+const LIST: &str = r#"{"features": [
+  {"id": "one", "category": "functional", "description": "The first thing", "steps": ["look"], "checks": [], "passes": false},
+  {"id": "two", "category": "functional", "description": "The second thing", "steps": ["look again"], "checks": [], "passes": false}
+]}"#;
+
+/// A project with a spec, and a script whose session 1 runs `turns` then writes the list.
+fn setup(sessions: &[Value]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("app_spec.md"), "Two small things.\n").unwrap();
+    let script = write_script(
+        root.path(),
+        "script.json",
+        &json!({"model": "scripted-test", "sessions": sessions}),
+    );
+    (root, project, script)
+}
+
+fn run(root: &Path, project: &Path, script: &Path, max_sessions: &str) -> std::process::Output {
+    baton(
+        root,
+        &[
+            "run",
+            project.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+            "--thread",
+            "t",
+            "--max-sessions",
+            max_sessions,
+            "--no-memory",
+            "--no-verify",
+        ],
+    )
+}
+
+fn events(project: &Path) -> Vec<Event> {
+    tape(project, "t")
+        .records()
+        .iter()
+        .filter_map(|r| r.event().cloned())
+        .collect()
+}
+
+fn write_list_turn() -> Value {
+    json!({"tool_calls": [{"name": "write_file", "arguments": {"path": "feature_list.json", "content": LIST}}]})
+}
+
+#[test]
+fn malformed_and_unknown_tool_calls_get_errors_and_the_run_goes_on() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        {"tool_calls": [
+            {"name": "bash", "arguments_raw": "{\"command\": \"ls"},
+            {"name": "frobnicate", "arguments": {}},
+            {"name": "write_file", "arguments": {"path": "../escape.txt", "content": "x"}},
+            {"name": "write_file", "arguments": {"path": "/tmp/baton-absolute-escape.txt", "content": "x"}}
+        ]},
+        write_list_turn(),
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    // One session of budget and features that cannot pass: stopped unfinished, exit 1.
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let results: Vec<(String, bool, String)> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { name, ok, content, .. } => Some((name, ok, content)),
+            _ => None,
+        })
+        .collect();
+    assert!(!results[0].1 && results[0].2.contains("JSON"), "{results:?}");
+    assert!(!results[1].1 && results[1].2.contains("unknown tool"), "{results:?}");
+    assert!(!results[2].1, "{results:?}");
+    assert!(!results[3].1, "{results:?}");
+    assert!(!root.path().join("escape.txt").exists());
+    assert!(!Path::new("/tmp/baton-absolute-escape.txt").exists());
+    assert!(results[4].1, "the run went on: {results:?}");
+    assert!(project.join("feature_list.json").exists());
+}
+
+#[test]
+fn an_illegal_feature_list_edit_is_reverted() {
+    let (root, project, script) = setup(&[
+        json!({"node": "initializer", "turns": [write_list_turn(), {"content": "Set up."}]}),
+        json!({"node": "coding", "turns": [
+            {"tool_calls": [{"name": "write_file", "arguments": {"path": "feature_list.json",
+                "content": LIST.replace("\"passes\": false}\n]", "\"passes\": true}\n]")}}]},
+            {"tool_calls": [{"name": "bash", "arguments": {"command": "python3 -c \"import json;d=json.load(open('feature_list.json'));d['features'].pop();json.dump(d,open('feature_list.json','w'))\""}}]},
+            {"content": "Done."}
+        ]}),
+    ]);
+    let output = run(root.path(), &project, &script, "2");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let reverted: Vec<Vec<String>> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::FeatureListReverted { violations } => Some(violations),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reverted.len(), 2, "{reverted:?}");
+    assert!(reverted[0].iter().any(|v| v.contains("passes")), "{reverted:?}");
+    assert!(reverted[1].iter().any(|v| v.contains("two")), "{reverted:?}");
+    let list = baton_tests::feature_list(&project);
+    assert_eq!(list.features.len(), 2);
+    assert!(list.features.iter().all(|f| !f.passes));
+}
+
+#[test]
+fn a_session_that_repeats_itself_is_ended() {
+    let same = json!({"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]});
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        write_list_turn(), same.clone(), same.clone(), same, {"content": "never reached"}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let ends: Vec<SessionEnd> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SessionEnded { end, .. } => Some(end),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        vec![SessionEnd::LoopDetected {
+            tool: "bash".to_owned(),
+            repeats: 3
+        }]
+    );
+}
+
+#[test]
+fn a_500_then_a_200_is_retried() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        write_list_turn(),
+        {"fail": {"status": 500, "times": 1}, "content": "Set up after a hiccup."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let attempts: Vec<u32> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ModelResponse { response, .. } => Some(response.attempts),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, vec![1, 2]);
+}
+
+#[test]
+fn an_unreachable_server_ends_the_run_naming_the_url() {
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("p");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("app_spec.md"), "Anything.\n").unwrap();
+    // Port 9 (discard) is closed on loopback.
+    let output = baton(
+        root.path(),
+        &[
+            "run",
+            project.to_str().unwrap(),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--no-memory",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
+    assert!(stderr.contains("resum"), "says how to go on: {stderr}");
+}

@@ -1,0 +1,190 @@
+//! Time travel on a recorded thread: rewind then resume; forks with `--set` and `--instruct`
+//! running side by side; a zero-token replay that reproduces the original tree; a corrupt
+//! tape tail; and a second process refused on a running thread.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use baton_tests::{
+    baton, baton_bin, commit_trees, describe, examples_dir, feature_list, head_state,
+    project_from_example,
+};
+
+fn script() -> PathBuf {
+    examples_dir().join("counter-app").join("script.json")
+}
+
+/// A finished counter-app thread `t` (no memory: these tests are about the tape).
+fn finished_thread(root: &Path) -> PathBuf {
+    let project = project_from_example(root, "counter-app");
+    let output = baton(
+        root,
+        &[
+            "run",
+            project.to_str().unwrap(),
+            "--script",
+            script().to_str().unwrap(),
+            "--thread",
+            "t",
+            "--no-memory",
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    project
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn rewind_then_resume_reaches_the_same_end() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let trees = commit_trees(&project);
+    let steps = head_state(&project, "t").step;
+
+    let output = baton(root.path(), &["rewind", "t", "--to", "6", "--project", p(&project)]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let state = head_state(&project, "t");
+    assert!(state.step <= 6, "rewound state is at step {}", state.step);
+
+    let output = baton(
+        root.path(),
+        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(head_state(&project, "t").step, steps);
+    assert!(feature_list(&project).features.iter().all(|f| f.passes));
+    // The abandoned branch stays on the tape.
+    let tape = baton_tests::tape(&project, "t");
+    assert!(tape.checkpoints().count() > tape.live_branch().len());
+    // The branch went back with the rewind; the commits were made again with the same trees.
+    assert_eq!(commit_trees(&project), trees);
+
+    let history = baton(root.path(), &["history", "t", "--project", p(&project)]);
+    assert!(history.status.success(), "{}", describe(&history));
+}
+
+#[test]
+fn forks_with_set_and_instruct_run_side_by_side() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let output = baton(
+        root.path(),
+        &["fork", "t", "--at", "6", "--thread", "fa", "--set", "/max_sessions=9", "--project", p(&project)],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let output = baton(
+        root.path(),
+        &["fork", "t", "--at", "6", "--thread", "fb", "--instruct", "Keep the styles minimal.", "--project", p(&project)],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+
+    let fa = project.join(".baton/forks/fa");
+    let fb = project.join(".baton/forks/fb");
+    assert_eq!(head_state(&fa, "fa").max_sessions, 9);
+    let fb_state = head_state(&fb, "fb");
+    let instructed = fb_state.instruction.as_deref() == Some("Keep the styles minimal.")
+        || fb_state
+            .conversation
+            .iter()
+            .any(|m| m.content.as_deref().is_some_and(|c| c.contains("Keep the styles minimal.")));
+    assert!(instructed, "the instruction is in the fork's state");
+
+    // Both forks run at once, each on its own worktree.
+    let spawn = |dir: &Path, thread: &str| {
+        Command::new(baton_bin())
+            .args(["resume", thread, "--project", p(dir), "--script", p(&script()), "--no-memory"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn(&fa, "fa");
+    let b = spawn(&fb, "fb");
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert!(a.status.success(), "fork a: {}", describe(&a));
+    assert!(b.status.success(), "fork b: {}", describe(&b));
+    assert!(feature_list(&fa).features.iter().all(|f| f.passes));
+    assert!(feature_list(&fb).features.iter().all(|f| f.passes));
+
+    let tree = baton(root.path(), &["tree", "t", "--project", p(&project)]);
+    let text = String::from_utf8_lossy(&tree.stdout);
+    assert!(text.contains("fa") && text.contains("fb"), "{text}");
+}
+
+#[test]
+fn replay_reproduces_the_final_tree_with_zero_tokens() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let out = root.path().join("replayed");
+    let output = baton(
+        root.path(),
+        &["replay", "t", "--mode", "replay", "--out", p(&out), "--project", p(&project)],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let original = git2::Repository::open(&project).unwrap();
+    let replayed = git2::Repository::open(&out).unwrap();
+    let tree = |repo: &git2::Repository| repo.head().unwrap().peel_to_commit().unwrap().tree_id();
+    assert_eq!(tree(&original), tree(&replayed));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let replay_line = stdout.lines().find(|l| l.starts_with("replay")).unwrap();
+    assert_eq!(replay_line.split_whitespace().nth(1), Some("0"), "{stdout}");
+}
+
+#[test]
+fn a_corrupt_tail_is_cut_and_resume_warns() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let tape = project.join(".baton/threads/t/tape.jsonl");
+    // Cut the last line in half, then add garbage.
+    let text = std::fs::read(&tape).unwrap();
+    let cut = text.len() - 10;
+    std::fs::write(&tape, &text[..cut]).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&tape)
+        .unwrap()
+        .write_all(b"\x00garbage{{{")
+        .unwrap();
+    let output = baton(
+        root.path(),
+        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("torn tail"), "{stderr}");
+}
+
+#[test]
+fn a_second_resume_of_a_running_thread_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let project = project_from_example(root.path(), "counter-app");
+    let mut first = Command::new(baton_bin())
+        .args(["run", p(&project), "--script", p(&script()), "--thread", "t", "--no-memory"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first process holds the lock.
+    let lock = project.join(".baton/threads/t/lock");
+    for _ in 0..200 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let second = baton(
+        root.path(),
+        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+    );
+    let first_output = first.wait_with_output().unwrap();
+    assert!(first_output.status.success(), "{}", describe(&first_output));
+    assert_ne!(second.status.code(), Some(0), "{}", describe(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("already being run"), "{stderr}");
+}
