@@ -202,6 +202,7 @@ impl BrowserRunner {
 
 /// A new incognito context (fresh cookies and storage) with one tab.
 fn open_incognito_page(browser: &Browser, opts: &BrowserOptions) -> Result<Page, VerifyError> {
+    let ws_url = browser.get_ws_url();
     let browser = browser.clone();
     let tab: Arc<Tab> = within(
         "opening an incognito tab",
@@ -214,7 +215,7 @@ fn open_incognito_page(browser: &Browser, opts: &BrowserOptions) -> Result<Page,
         },
     )?
     .map_err(|detail| VerifyError::Browser { detail })?;
-    Page::attach(tab, opts)
+    Page::attach(tab, &ws_url, opts)
 }
 
 /// A feature whose first check is not a `goto` starts at the app URL (reported as check #0).

@@ -1,6 +1,8 @@
 //! Launching headless Chromium: finding the binary, the flags baton relies on, and the
 //! deadline wrapper that keeps every call to the browser within its timeout.
 
+mod fast_lane;
+mod keys;
 mod page;
 pub(crate) mod scripts;
 

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use headless_chrome::Tab;
-use headless_chrome::browser::tab::point::Point;
 use headless_chrome::protocol::cdp::Page as Cdp;
 use headless_chrome::protocol::cdp::Runtime;
 use headless_chrome::protocol::cdp::types::Event;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{BrowserOptions, scripts, within};
+use super::fast_lane::FastLane;
+use super::{BrowserOptions, keys, scripts, within};
 use crate::error::VerifyError;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
@@ -68,6 +68,7 @@ struct PageEvents {
 
 pub(crate) struct Page {
     tab: Arc<Tab>,
+    lane: FastLane,
     events: Arc<Mutex<PageEvents>>,
     pub(crate) action_timeout: Duration,
     navigation_timeout: Duration,
@@ -75,7 +76,11 @@ pub(crate) struct Page {
 
 impl Page {
     /// Start listening to the tab's console and lifecycle before anything is loaded in it.
-    pub(crate) fn attach(tab: Arc<Tab>, opts: &BrowserOptions) -> Result<Self, VerifyError> {
+    pub(crate) fn attach(
+        tab: Arc<Tab>,
+        browser_ws_url: &str,
+        opts: &BrowserOptions,
+    ) -> Result<Self, VerifyError> {
         let events = Arc::new(Mutex::new(PageEvents::default()));
         let main_frame = tab.get_target_id().clone();
         let weak_tab = Arc::downgrade(&tab);
@@ -96,8 +101,11 @@ impl Page {
             },
         )?
         .map_err(|detail| VerifyError::Browser { detail })?;
+        let lane = FastLane::attach(browser_ws_url, tab.get_target_id(), opts.navigation_timeout)
+            .map_err(|detail| VerifyError::Browser { detail })?;
         Ok(Self {
             tab,
+            lane,
             events,
             action_timeout: opts.action_timeout,
             navigation_timeout: opts.navigation_timeout,
@@ -124,15 +132,17 @@ impl Page {
 
     /// Evaluate an expression and return its JSON value; `Err(Fatal)` for a script exception.
     pub(crate) fn eval(&self, expression: &str, timeout: Duration) -> Attempt<Value> {
-        let expression = expression.to_owned();
-        let answer = self.call("evaluating a probe in the page", timeout, move |tab| {
-            tab.call_method(evaluate(expression))
-                .map_err(|error| format!("{error:#}"))
+        let params = json!({
+            "expression": expression,
+            "returnByValue": true,
+            "awaitPromise": false,
+            "userGesture": true,
+            "silent": true,
         });
-        match answer {
-            Ok(answer) => match answer.exception_details {
-                Some(details) => Attempt::Fatal(exception_text(&details)),
-                None => Attempt::Done(answer.result.value.unwrap_or(Value::Null)),
+        match self.lane.call("Runtime.evaluate", &params, timeout) {
+            Ok(answer) => match answer.get("exceptionDetails") {
+                Some(details) => Attempt::Fatal(json_exception_text(details)),
+                None => Attempt::Done(answer["result"]["value"].clone()),
             },
             // Evaluations during a navigation fail until the new document exists: retry.
             Err(detail) => Attempt::Again(format!("{NO_ANSWER}{detail}")),
@@ -192,29 +202,23 @@ impl Page {
     /// a slow subresource holds `load` back past the timeout).
     pub(crate) fn goto(&self, url: &str) -> Result<(), StepError> {
         let expected = format!("{url} loads");
-        let target = url.to_owned();
         let timeout = self.navigation_timeout;
         let deadline = Instant::now() + timeout;
         let navigated = self
-            .call("navigating", timeout, move |tab| {
-                tab.call_method(Cdp::Navigate {
-                    url: target,
-                    referrer: None,
-                    transition_Type: None,
-                    frame_id: None,
-                    referrer_policy: None,
-                })
-                .map_err(|error| format!("{error:#}"))
-            })
+            .lane
+            .call("Page.navigate", &json!({ "url": url }), timeout)
             .map_err(|found| StepError::new(&expected, found))?;
-        if let Some(error_text) = navigated.error_text {
+        if let Some(error_text) = navigated["errorText"]
+            .as_str()
+            .filter(|text| !text.is_empty())
+        {
             return Err(StepError::new(
                 expected,
                 format!("navigation failed: {error_text}"),
             ));
         }
         // Same-document navigations (a new #hash) have no loader and no load event.
-        let Some(loader) = navigated.loader_id else {
+        let Some(loader) = navigated["loaderId"].as_str().map(str::to_owned) else {
             return Ok(());
         };
         self.wait_for_load(
@@ -273,16 +277,21 @@ impl Page {
         let target = self
             .retry_probe(&scripts::click_target(selector), self.action_timeout)
             .map_err(|found| StepError::new(&expected, found))?;
-        let point = Point {
-            x: target["x"].as_f64().unwrap_or_default(),
-            y: target["y"].as_f64().unwrap_or_default(),
-        };
-        self.call("clicking", self.action_timeout, move |tab| {
-            tab.click_point(point)
-                .map(|_| ())
-                .map_err(|error| format!("{error:#}"))
-        })
-        .map_err(|found| StepError::new(expected, found))
+        let (x, y) = (
+            target["x"].as_f64().unwrap_or_default(),
+            target["y"].as_f64().unwrap_or_default(),
+        );
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            let mut event = json!({ "type": kind, "x": x, "y": y });
+            if kind != "mouseMoved" {
+                event["button"] = json!("left");
+                event["clickCount"] = json!(1);
+            }
+            self.lane
+                .call("Input.dispatchMouseEvent", &event, self.action_timeout)
+                .map_err(|found| StepError::new(&expected, found))?;
+        }
+        Ok(())
     }
 
     /// Replace the content of the first visible editable match by typing `text`.
@@ -303,13 +312,25 @@ impl Page {
                     StepError::new(format!("a visible element matching {selector:?}"), found)
                 })?;
         }
-        let key_name = key.to_owned();
-        self.call("pressing a key", self.action_timeout, move |tab| {
-            tab.press_key(&key_name).map(|_| ()).map_err(|error| {
-                format!("{error:#} (use DOM key names such as Enter, Escape, Tab, ArrowDown, a)")
-            })
-        })
-        .map_err(|found| StepError::new(expected, found))
+        let Some(definition) = keys::definition(key) else {
+            // Keys outside baton's small table go through headless_chrome's full US layout.
+            let key_name = key.to_owned();
+            return self
+                .call("pressing a key", self.action_timeout, move |tab| {
+                    tab.press_key(&key_name).map(|_| ()).map_err(|error| {
+                        format!(
+                            "{error:#} (use DOM key names such as Enter, Escape, Tab, ArrowDown, a)"
+                        )
+                    })
+                })
+                .map_err(|found| StepError::new(expected, found));
+        };
+        for event in definition.events() {
+            self.lane
+                .call("Input.dispatchKeyEvent", &event, self.action_timeout)
+                .map_err(|found| StepError::new(&expected, found))?;
+        }
+        Ok(())
     }
 
     /// Choose an option of the first visible `<select>` match by value or label.
@@ -401,27 +422,6 @@ impl Page {
     }
 }
 
-fn evaluate(expression: String) -> Runtime::Evaluate {
-    Runtime::Evaluate {
-        expression,
-        object_group: None,
-        include_command_line_api: None,
-        silent: Some(true),
-        context_id: None,
-        return_by_value: Some(true),
-        generate_preview: None,
-        user_gesture: Some(true),
-        await_promise: Some(false),
-        throw_on_side_effect: None,
-        timeout: None,
-        disable_breaks: None,
-        repl_mode: None,
-        allow_unsafe_eval_blocked_by_csp: None,
-        unique_context_id: None,
-        serialization_options: None,
-    }
-}
-
 fn exception_text(details: &Runtime::ExceptionDetails) -> String {
     details
         .exception
@@ -431,6 +431,15 @@ fn exception_text(details: &Runtime::ExceptionDetails) -> String {
             || details.text.clone(),
             |description| description.lines().next().unwrap_or_default().to_owned(),
         )
+}
+
+fn json_exception_text(details: &Value) -> String {
+    details["exception"]["description"]
+        .as_str()
+        .and_then(|description| description.lines().next())
+        .or_else(|| details["text"].as_str())
+        .unwrap_or("uncaught exception")
+        .to_owned()
 }
 
 fn remote_object_text(object: &Runtime::RemoteObject) -> String {
