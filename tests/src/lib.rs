@@ -30,7 +30,9 @@ pub fn baton_bin() -> PathBuf {
 
 /// The repository's `examples/` folder.
 pub fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
 }
 
 /// Runs `baton` with `args` in `cwd`, with memory switched off unless `memory` is true
@@ -89,7 +91,9 @@ pub fn commit_subjects(project: &Path) -> Vec<String> {
         repo.find_commit(oid.unwrap())
             .unwrap()
             .summary()
-            .unwrap_or("")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
             .to_owned()
     })
     .collect()

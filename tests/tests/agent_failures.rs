@@ -77,12 +77,20 @@ fn malformed_and_unknown_tool_calls_get_errors_and_the_run_goes_on() {
     let results: Vec<(String, bool, String)> = events(&project)
         .into_iter()
         .filter_map(|e| match e {
-            Event::ToolResult { name, ok, content, .. } => Some((name, ok, content)),
+            Event::ToolResult {
+                name, ok, content, ..
+            } => Some((name, ok, content)),
             _ => None,
         })
         .collect();
-    assert!(!results[0].1 && results[0].2.contains("JSON"), "{results:?}");
-    assert!(!results[1].1 && results[1].2.contains("unknown tool"), "{results:?}");
+    assert!(
+        !results[0].1 && results[0].2.contains("JSON"),
+        "{results:?}"
+    );
+    assert!(
+        !results[1].1 && results[1].2.contains("unknown tool"),
+        "{results:?}"
+    );
     assert!(!results[2].1, "{results:?}");
     assert!(!results[3].1, "{results:?}");
     assert!(!root.path().join("escape.txt").exists());
@@ -112,8 +120,14 @@ fn an_illegal_feature_list_edit_is_reverted() {
         })
         .collect();
     assert_eq!(reverted.len(), 2, "{reverted:?}");
-    assert!(reverted[0].iter().any(|v| v.contains("passes")), "{reverted:?}");
-    assert!(reverted[1].iter().any(|v| v.contains("two")), "{reverted:?}");
+    assert!(
+        reverted[0].iter().any(|v| v.contains("passes")),
+        "{reverted:?}"
+    );
+    assert!(
+        reverted[1].iter().any(|v| v.contains("two")),
+        "{reverted:?}"
+    );
     let list = baton_tests::feature_list(&project);
     assert_eq!(list.features.len(), 2);
     assert!(list.features.iter().all(|f| !f.passes));

@@ -61,8 +61,9 @@ fn live_steps(project: &Path) -> Vec<(u64, u32)> {
     tape.live_branch()
         .into_iter()
         .map(|checkpoint| {
-            let state = baton::state::ThreadState::from_value(tape.state_at(checkpoint.id).unwrap())
-                .unwrap();
+            let state =
+                baton::state::ThreadState::from_value(tape.state_at(checkpoint.id).unwrap())
+                    .unwrap();
             (checkpoint.step.0, state.session)
         })
         .collect()
@@ -77,34 +78,45 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
     assert!(output.status.success(), "{}", describe(&output));
 
     let project = project_from_example(&root.path().join("killed"), "counter-app");
-    let failpoints = [
+    // Kills that land at once in a resumed process (a model call, a tool call, the frames of
+    // a checkpoint), then ones that let it get further (a recorded answer, a finished tool,
+    // the session's commit), round after round, so the kills spread over the sessions.
+    let quick = [
         "step.before_model_call:1",
-        "step.after_model_call:2",
-        "step.after_model_response:1",
-        "step.after_model_response:3",
+        "step.after_model_call:1",
         "tool.before:1",
-        "tool.after:2",
-        "tool.before:4",
-        "checkpoint.before_snapshot:2",
+        "checkpoint.before_snapshot:1",
         "checkpoint.before_frame:1",
-        "checkpoint.before_frame:3",
-        "checkpoint.after_frame:2",
-        "checkpoint.after_frame:4",
+        "checkpoint.after_frame:1",
+    ];
+    let further = [
+        "step.after_model_response:1",
+        "tool.after:1",
         "session.before_commit:1",
         "session.after_commit:1",
-        "step.before_model_call:4",
-        "tool.after:3",
-        "session.before_commit:2",
-        "session.after_commit:2",
-        "checkpoint.before_snapshot:5",
-        "session.after_commit:3",
     ];
+    let failpoints: Vec<&str> = quick
+        .iter()
+        .chain(&further)
+        .chain(&quick)
+        .chain(&further)
+        .chain(&quick[..3])
+        .chain(&further[3..])
+        .copied()
+        .collect();
     let mut killed = 0;
     let mut started = false;
     for (i, point) in failpoints.iter().enumerate() {
-        let args = if started { resume_args(&project) } else { run_args(&project) };
+        let args = if started {
+            resume_args(&project)
+        } else {
+            run_args(&project)
+        };
         started = true;
-        let output = command(&args).env("BATON_FAILPOINT", point).output().unwrap();
+        let output = command(&args)
+            .env("BATON_FAILPOINT", point)
+            .output()
+            .unwrap();
         match output.status.signal() {
             Some(9) => killed += 1,
             _ => assert!(
@@ -125,11 +137,30 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
         let _ = child.wait();
     }
     let output = command(&resume_args(&project)).output().unwrap();
-    assert!(output.status.success(), "final resume: {}", describe(&output));
+    assert!(
+        output.status.success(),
+        "final resume: {}",
+        describe(&output)
+    );
     assert!(killed >= 20, "only {killed} kills landed");
 
-    assert_eq!(feature_list(&project).to_json_pretty(), feature_list(&baseline).to_json_pretty());
-    assert_eq!(commit_trees(&project), commit_trees(&baseline), "commit trees differ");
-    assert_eq!(worktree_files(&project), worktree_files(&baseline), "final files differ");
-    assert_eq!(live_steps(&project), live_steps(&baseline), "steps on the tape differ");
+    assert_eq!(
+        feature_list(&project).to_json_pretty(),
+        feature_list(&baseline).to_json_pretty()
+    );
+    assert_eq!(
+        commit_trees(&project),
+        commit_trees(&baseline),
+        "commit trees differ"
+    );
+    assert_eq!(
+        worktree_files(&project),
+        worktree_files(&baseline),
+        "final files differ"
+    );
+    assert_eq!(
+        live_steps(&project),
+        live_steps(&baseline),
+        "steps on the tape differ"
+    );
 }

@@ -46,14 +46,25 @@ fn rewind_then_resume_reaches_the_same_end() {
     let trees = commit_trees(&project);
     let steps = head_state(&project, "t").step;
 
-    let output = baton(root.path(), &["rewind", "t", "--to", "6", "--project", p(&project)]);
+    let output = baton(
+        root.path(),
+        &["rewind", "t", "--to", "6", "--project", p(&project)],
+    );
     assert!(output.status.success(), "{}", describe(&output));
     let state = head_state(&project, "t");
     assert!(state.step <= 6, "rewound state is at step {}", state.step);
 
     let output = baton(
         root.path(),
-        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+        &[
+            "resume",
+            "t",
+            "--project",
+            p(&project),
+            "--script",
+            p(&script()),
+            "--no-memory",
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
     assert_eq!(head_state(&project, "t").step, steps);
@@ -74,12 +85,34 @@ fn forks_with_set_and_instruct_run_side_by_side() {
     let project = finished_thread(root.path());
     let output = baton(
         root.path(),
-        &["fork", "t", "--at", "6", "--thread", "fa", "--set", "/max_sessions=9", "--project", p(&project)],
+        &[
+            "fork",
+            "t",
+            "--at",
+            "6",
+            "--thread",
+            "fa",
+            "--set",
+            "/max_sessions=9",
+            "--project",
+            p(&project),
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
     let output = baton(
         root.path(),
-        &["fork", "t", "--at", "6", "--thread", "fb", "--instruct", "Keep the styles minimal.", "--project", p(&project)],
+        &[
+            "fork",
+            "t",
+            "--at",
+            "6",
+            "--thread",
+            "fb",
+            "--instruct",
+            "Keep the styles minimal.",
+            "--project",
+            p(&project),
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
 
@@ -88,16 +121,25 @@ fn forks_with_set_and_instruct_run_side_by_side() {
     assert_eq!(head_state(&fa, "fa").max_sessions, 9);
     let fb_state = head_state(&fb, "fb");
     let instructed = fb_state.instruction.as_deref() == Some("Keep the styles minimal.")
-        || fb_state
-            .conversation
-            .iter()
-            .any(|m| m.content.as_deref().is_some_and(|c| c.contains("Keep the styles minimal.")));
+        || fb_state.conversation.iter().any(|m| {
+            m.content
+                .as_deref()
+                .is_some_and(|c| c.contains("Keep the styles minimal."))
+        });
     assert!(instructed, "the instruction is in the fork's state");
 
     // Both forks run at once, each on its own worktree.
     let spawn = |dir: &Path, thread: &str| {
         Command::new(baton_bin())
-            .args(["resume", thread, "--project", p(dir), "--script", p(&script()), "--no-memory"])
+            .args([
+                "resume",
+                thread,
+                "--project",
+                p(dir),
+                "--script",
+                p(&script()),
+                "--no-memory",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -124,7 +166,16 @@ fn replay_reproduces_the_final_tree_with_zero_tokens() {
     let out = root.path().join("replayed");
     let output = baton(
         root.path(),
-        &["replay", "t", "--mode", "replay", "--out", p(&out), "--project", p(&project)],
+        &[
+            "replay",
+            "t",
+            "--mode",
+            "replay",
+            "--out",
+            p(&out),
+            "--project",
+            p(&project),
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
     let original = git2::Repository::open(&project).unwrap();
@@ -153,7 +204,15 @@ fn a_corrupt_tail_is_cut_and_resume_warns() {
         .unwrap();
     let output = baton(
         root.path(),
-        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+        &[
+            "resume",
+            "t",
+            "--project",
+            p(&project),
+            "--script",
+            p(&script()),
+            "--no-memory",
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -165,7 +224,15 @@ fn a_second_resume_of_a_running_thread_is_refused() {
     let root = tempfile::tempdir().unwrap();
     let project = project_from_example(root.path(), "counter-app");
     let mut first = Command::new(baton_bin())
-        .args(["run", p(&project), "--script", p(&script()), "--thread", "t", "--no-memory"])
+        .args([
+            "run",
+            p(&project),
+            "--script",
+            p(&script()),
+            "--thread",
+            "t",
+            "--no-memory",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -180,7 +247,15 @@ fn a_second_resume_of_a_running_thread_is_refused() {
     }
     let second = baton(
         root.path(),
-        &["resume", "t", "--project", p(&project), "--script", p(&script()), "--no-memory"],
+        &[
+            "resume",
+            "t",
+            "--project",
+            p(&project),
+            "--script",
+            p(&script()),
+            "--no-memory",
+        ],
     );
     let first_output = first.wait_with_output().unwrap();
     assert!(first_output.status.success(), "{}", describe(&first_output));

@@ -31,13 +31,19 @@ fn a_three_feature_project_runs_to_done() {
     let subjects = commit_subjects(&project);
     for feature in &list.features {
         assert!(
-            subjects.iter().any(|s| s.starts_with(&format!("feat({})", feature.id))),
+            subjects
+                .iter()
+                .any(|s| s.starts_with(&format!("feat({})", feature.id))),
             "no commit names {}: {subjects:?}",
             feature.id
         );
         let evidence = project.join(".baton").join("evidence").join(&feature.id);
         let pngs = walk_pngs(&evidence);
-        assert!(!pngs.is_empty(), "no screenshots under {}", evidence.display());
+        assert!(
+            !pngs.is_empty(),
+            "no screenshots under {}",
+            evidence.display()
+        );
     }
     assert_eq!(subjects.len(), 4, "one commit per session: {subjects:?}");
 
@@ -62,7 +68,11 @@ fn walk_pngs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
             found.extend(walk_pngs(&path));
         } else if path.extension().is_some_and(|e| e == "png") {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(bytes.starts_with(b"\x89PNG"), "{} is not a PNG", path.display());
+            assert!(
+                bytes.starts_with(b"\x89PNG"),
+                "{} is not a PNG",
+                path.display()
+            );
             found.push(path);
         }
     }

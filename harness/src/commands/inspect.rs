@@ -395,18 +395,18 @@ pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_children(children: &HashMap<String, Vec<(String, u64)>>, thread: &str, indent: &str) {
-    let Some(list) = children.get(thread) else {
+    let Some(found) = children.get(thread) else {
         return;
     };
-    let mut forks = list.clone();
+    let mut forks = found.clone();
     forks.sort_by_key(|(id, fork_step)| (*fork_step, id.clone()));
     for (i, (child, at)) in forks.iter().enumerate() {
-        let last = i + 1 == forks.len();
+        let is_last = i + 1 == forks.len();
         println!(
             "{indent}{} {child} (forked at step {at})",
-            if last { "└─" } else { "├─" }
+            if is_last { "└─" } else { "├─" }
         );
-        let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
+        let deeper = format!("{indent}{}", if is_last { "   " } else { "│  " });
         print_children(children, child, &deeper);
     }
 }

@@ -232,9 +232,39 @@ impl ThreadRunner {
 /// A call's identity for loop detection: its name and its arguments with JSON whitespace and
 /// key order normalised, so `{"a":1, "b":2}` and `{"b": 2, "a": 1}` count as the same call.
 fn call_signature(call: &ToolCall) -> String {
-    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments)
-        .map_or_else(|_| call.arguments.trim().to_owned(), |v| v.to_string());
+    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments).map_or_else(
+        |_| call.arguments.trim().to_owned(),
+        |value| canonical(&value),
+    );
     format!("{}:{arguments}", call.name)
+}
+
+/// JSON text with object keys sorted at every level (serde_json may keep insertion order).
+fn canonical(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            entries.sort_by_key(|(key, _)| *key);
+            let fields: Vec<String> = entries
+                .into_iter()
+                .map(|(key, value)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::from(key.as_str()),
+                        canonical(value)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(canonical).collect::<Vec<_>>().join(",")
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
