@@ -4,9 +4,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber, writing to stderr so stdout stays parseable (`--json`).
 pub fn init(verbosity: u8) {
+    // headless_chrome warns about its own event plumbing when a tab closes, and the embedded
+    // Qdrant about process-wide flags it defaults itself: noise for users.
     let default = match verbosity {
-        0 => "warn",
-        1 => "info,baton=info",
+        0 => "warn,headless_chrome=error,qdrant_edge=error",
+        1 => "info,headless_chrome=error,qdrant_edge=error",
         2 => "debug",
         _ => "trace",
     };

@@ -104,6 +104,34 @@ impl MemoryHandle {
     }
 }
 
+/// Recalls `limit` hits, one per session's work: a session's progress note says what its
+/// commit message says, so when both match, the commit (which names its sha) stands for
+/// both and the places it would have taken go to other memories.
+pub async fn recall_distinct(
+    memory: &Memory,
+    query: &str,
+    filter: &RecallFilter,
+    limit: usize,
+) -> Result<Vec<Hit>, baton_memory::MemoryError> {
+    let hits = memory
+        .recall(query, filter, limit.saturating_mul(2))
+        .await?;
+    let committed: std::collections::HashSet<(String, Option<u32>)> = hits
+        .iter()
+        .filter(|hit| hit.record.kind == MemoryKind::Commit)
+        .map(|hit| (hit.record.thread.clone(), hit.record.session))
+        .collect();
+    Ok(hits
+        .into_iter()
+        .filter(|hit| {
+            hit.record.kind != MemoryKind::Progress
+                || hit.record.session.is_none()
+                || !committed.contains(&(hit.record.thread.clone(), hit.record.session))
+        })
+        .take(limit)
+        .collect())
+}
+
 /// One line per hit, with its source, for prompts and the recall tool.
 pub fn format_hit(hit: &Hit) -> String {
     let record = &hit.record;
@@ -134,11 +162,7 @@ impl ThreadRunner {
             ..RecallFilter::default()
         };
         let query = format!("{feature}: {description}");
-        match handle
-            .memory
-            .recall(&query, &filter, self.settings.memory_top_k)
-            .await
-        {
+        match recall_distinct(&handle.memory, &query, &filter, self.settings.memory_top_k).await {
             Ok(hits) => hits.iter().map(format_hit).collect(),
             Err(error) => {
                 tracing::warn!(%error, "recall failed; the session starts without memories");

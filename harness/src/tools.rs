@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::error::HarnessError;
-use crate::memory::{MemoryHandle, format_hit};
+use crate::memory::{MemoryHandle, format_hit, recall_distinct};
 
 /// The tools of one thread.
 #[derive(Clone)]
@@ -132,7 +132,7 @@ impl Tool for RecallTool {
         let memory = Arc::clone(&self.memory.memory);
         match self
             .runtime
-            .block_on(async move { memory.recall(&args.query, &filter, limit).await })
+            .block_on(async move { recall_distinct(&memory, &args.query, &filter, limit).await })
         {
             Ok(hits) if hits.is_empty() => ToolOutput::success("no memories match".to_owned()),
             Ok(hits) => ToolOutput::success(

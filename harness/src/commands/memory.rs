@@ -11,7 +11,7 @@ use crate::cli::{MemoryCommand, MigrateArgs, ProjectJsonArgs, RecallArgs};
 use crate::config::PROJECT_CONFIG;
 use crate::error::HarnessError;
 use crate::events::Event;
-use crate::memory::{MemoryHandle, config_for, format_hit, project_name};
+use crate::memory::{MemoryHandle, config_for, format_hit, project_name, recall_distinct};
 
 async fn open(project: &Path) -> Result<MemoryHandle, HarnessError> {
     let url = configured_url(project);
@@ -83,10 +83,7 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         since,
         ..RecallFilter::default()
     };
-    let hits = handle
-        .memory
-        .recall(&args.query, &filter, args.limit)
-        .await?;
+    let hits = recall_distinct(&handle.memory, &args.query, &filter, args.limit).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
