@@ -142,6 +142,7 @@ impl Memory {
             written += points.len();
             self.store.upsert(points).await?;
         }
+        self.store.flush().await?;
         Ok(written)
     }
 

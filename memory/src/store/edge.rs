@@ -223,6 +223,16 @@ impl VectorStore for EdgeStore {
         .await
     }
 
+    /// Qdrant Edge 0.7.2 does not replay its WAL when a shard is loaded again, so writes
+    /// are only safe from a crash once the segments are flushed.
+    async fn flush(&self) -> Result<(), MemoryError> {
+        self.blocking(|inner| {
+            inner.shard.flush();
+            Ok(())
+        })
+        .await
+    }
+
     async fn delete(&self, ids: Vec<Uuid>) -> Result<(), MemoryError> {
         if ids.is_empty() {
             return Ok(());

@@ -189,4 +189,9 @@ pub trait VectorStore: Send + Sync {
     async fn optimize(&self) -> Result<(), MemoryError>;
     /// Removes every point.
     async fn clear(&self) -> Result<(), MemoryError>;
+    /// Makes every write so far survive a crash of this process (`kill -9`). A server
+    /// store is durable once it answered, so the default does nothing.
+    async fn flush(&self) -> Result<(), MemoryError> {
+        Ok(())
+    }
 }
