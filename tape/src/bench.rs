@@ -107,8 +107,16 @@ pub struct BenchReport {
     pub total_bytes_end: u64,
     /// Full states written over the long thread.
     pub full_states: usize,
-    /// State at a random step through the index (cold reader: seek, parse full + deltas).
+    /// State at a random step through the index (seek, parse the nearest full state and
+    /// the deltas after it), reader already open.
     pub state_at_indexed: Latency,
+    /// The same including opening the reader (loading and checking the index) each time.
+    pub state_at_indexed_cold: Latency,
+    /// The floor under any state read: parsing the final state's JSON (`serde_json::Value`)
+    /// once, in milliseconds, and its size.
+    pub json_parse_final_state_ms: f64,
+    /// Size of the final state's JSON.
+    pub final_state_bytes: usize,
     /// State at a random step from a tape already in memory.
     pub state_at_in_memory: Latency,
     /// Opening the index and reading the latest state, in milliseconds.
@@ -187,10 +195,14 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .map(|_| rng.random_range(1..=opts.steps as u64))
         .collect();
     let mut indexed = Vec::new();
+    let mut indexed_cold = Vec::new();
     let mut in_memory = Vec::new();
+    let reader = StateReader::open(&paths)?;
     for &step in &queries {
         let started = Instant::now();
-        let reader = StateReader::open(&paths)?;
+        StateReader::open(&paths)?.state_at(StepNo(step))?;
+        indexed_cold.push(started.elapsed());
+        let started = Instant::now();
         let value = reader.state_at(StepNo(step))?;
         indexed.push(started.elapsed());
         let started = Instant::now();
@@ -203,6 +215,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             });
         }
     }
+    let final_json = serde_json::to_vec(&state).map_err(TapeError::Encode)?;
+    let started = Instant::now();
+    let parsed: Value = serde_json::from_slice(&final_json).map_err(TapeError::Encode)?;
+    let json_parse_final_state_ms = started.elapsed().as_secs_f64() * 1e3;
+    drop(parsed);
     let snapshot = if opts.snapshot_files > 0 {
         measure_snapshots(opts, &mut rng)?
     } else {
@@ -219,6 +236,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         total_bytes_end,
         full_states,
         state_at_indexed: Latency::of(&indexed),
+        state_at_indexed_cold: Latency::of(&indexed_cold),
+        json_parse_final_state_ms,
+        final_state_bytes: final_json.len(),
         state_at_in_memory: Latency::of(&in_memory),
         resume_indexed_ms,
         resume_writer_ms,
