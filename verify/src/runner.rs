@@ -2,6 +2,7 @@
 //! context and tab per feature, expectations retried until they hold or time out, and the
 //! evidence (screenshots, `failure.png`, `result.json`) written beside the result.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
@@ -15,6 +16,8 @@ use crate::check::{Check, ExpectText, TextMatch};
 use crate::error::VerifyError;
 use crate::feature_list::Feature;
 
+/// Tabs kept in preparation for the next features.
+const SPARE_TABS: usize = 2;
 /// Longest text quoted back in a failure message.
 const FOUND_CAP: usize = 200;
 
@@ -78,9 +81,10 @@ pub struct FeatureResult {
 pub struct BrowserRunner {
     browser: Browser,
     opts: BrowserOptions,
-    /// A fresh incognito tab prepared while the previous feature ran (opening one costs
-    /// several protocol round trips, each up to ~100 ms with headless_chrome's transport).
-    spare: Mutex<Option<mpsc::Receiver<Result<Page, VerifyError>>>>,
+    /// Fresh incognito tabs prepared while earlier features ran (opening one costs several
+    /// protocol round trips, each up to ~100 ms with headless_chrome's transport; two
+    /// openings in flight share those waits).
+    spares: Mutex<VecDeque<mpsc::Receiver<Result<Page, VerifyError>>>>,
 }
 
 impl BrowserRunner {
@@ -92,7 +96,7 @@ impl BrowserRunner {
         Ok(Self {
             browser,
             opts: opts.clone(),
-            spare: Mutex::new(None),
+            spares: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -148,28 +152,28 @@ impl BrowserRunner {
         result
     }
 
-    /// Take the prepared tab (or open one) and start preparing the next.
+    /// Take a prepared tab (or open one) and keep `SPARE_TABS` more in preparation.
     fn open_page(&self) -> Result<Page, VerifyError> {
-        let prepared = self
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let page = match prepared.map(|spare| spare.recv_timeout(self.opts.navigation_timeout)) {
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        let prepared = spares.pop_front();
+        while spares.len() < SPARE_TABS {
+            let (sender, receiver) = mpsc::sync_channel(1);
+            let (browser, opts) = (self.browser.clone(), self.opts.clone());
+            let spawned = std::thread::Builder::new()
+                .name("baton-verify-spare-tab".to_owned())
+                .spawn(move || {
+                    let _ = sender.send(open_incognito_page(&browser, &opts));
+                });
+            if spawned.is_err() {
+                break;
+            }
+            spares.push_back(receiver);
+        }
+        drop(spares);
+        match prepared.map(|spare| spare.recv_timeout(self.opts.navigation_timeout)) {
             Some(Ok(Ok(page))) => Ok(page),
             _ => open_incognito_page(&self.browser, &self.opts),
-        };
-        let (sender, receiver) = mpsc::sync_channel(1);
-        let (browser, opts) = (self.browser.clone(), self.opts.clone());
-        let spawned = std::thread::Builder::new()
-            .name("baton-verify-spare-tab".to_owned())
-            .spawn(move || {
-                let _ = sender.send(open_incognito_page(&browser, &opts));
-            });
-        if spawned.is_ok() {
-            *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
         }
-        page
     }
 
     fn run_checks(page: &Page, feature: &Feature, base_url: &str, result: &mut FeatureResult) {

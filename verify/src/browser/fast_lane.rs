@@ -71,10 +71,10 @@ impl FastLane {
             &json!({ "targetId": target_id, "flatten": true }),
             timeout,
         )?;
-        lane.session_id = attached["sessionId"]
+        attached["sessionId"]
             .as_str()
             .ok_or_else(|| format!("attachToTarget answered {attached}"))?
-            .to_owned();
+            .clone_into(&mut lane.session_id);
         Ok(lane)
     }
 
