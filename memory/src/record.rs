@@ -103,21 +103,20 @@ pub struct MemoryRecord {
 
 impl MemoryRecord {
     /// The same record always gets the same id, so replaying a session never duplicates:
-    /// uuid v5 of kind, thread, source key (commit, else feature, else file, else session
-    /// and step) and text.
+    /// uuid v5 of kind, thread, source key and text. The source key is the session when the
+    /// record has one (a resumed session re-commits with a new sha, and its memory must
+    /// replace the old one, not sit beside it), else the commit, the feature, the file.
     pub fn point_id(&self) -> Uuid {
-        let source = if let Some(c) = &self.commit {
+        let source = if let Some(session) = self.session {
+            format!("session:{session}")
+        } else if let Some(c) = &self.commit {
             format!("commit:{c}")
         } else if let Some(f) = &self.feature {
             format!("feature:{f}")
         } else if let Some(f) = &self.file {
             format!("file:{f}")
         } else {
-            format!(
-                "session:{}:step:{}",
-                self.session.map_or(String::new(), |s| s.to_string()),
-                self.step.map_or(String::new(), |s| s.to_string())
-            )
+            String::new()
         };
         let key = format!(
             "{}\u{1f}{}\u{1f}{}\u{1f}{}",
@@ -361,5 +360,14 @@ mod tests {
         let mut c = record();
         c.thread = "t2".into();
         assert_ne!(a.point_id(), c.point_id());
+        let mut d = record();
+        d.commit = Some("def456".into());
+        assert_eq!(
+            a.point_id(),
+            d.point_id(),
+            "a resumed session's commit (new sha) replaces the memory of the old one"
+        );
+        d.session = Some(4);
+        assert_ne!(a.point_id(), d.point_id());
     }
 }
