@@ -51,6 +51,13 @@ pub struct ThreadState {
     /// The commit the project's branch pointed at after this thread's last commit: a rewind
     /// moves the branch back here, so git history follows the live branch of the tape.
     pub git_head: Option<String>,
+    /// Regressions found when the last session closed, for the next session's prompt.
+    #[serde(default)]
+    pub regressions: Vec<String>,
+    /// The worktree tree the last closing verification saw: a session starting on the same
+    /// tree need not run the same checks again.
+    #[serde(default)]
+    pub verified_tree: Option<String>,
     pub ledger: Ledger,
 }
 
@@ -74,6 +81,8 @@ impl ThreadState {
             features_passing: 0,
             instruction: None,
             git_head: None,
+            regressions: Vec::new(),
+            verified_tree: None,
             ledger: Ledger::default(),
         }
     }

@@ -150,7 +150,7 @@ impl ThreadRunner {
         let node = self.state.node.clone();
         let feature = self.state.feature.clone();
         let verification = match (&feature, self.read_feature_list()) {
-            (Some(id), Some(list)) => Some(self.verify_target(list, id).await?),
+            (Some(id), Some(list)) => Some(self.verify_session(list, id).await?),
             _ => None,
         };
         let end_text = describe_end(&end);
@@ -210,6 +210,10 @@ impl ThreadRunner {
         self.state.feature = None;
         self.state.last_call = None;
         crate::display::session_finished(&self.state, &end_text, committed.as_ref());
+        if verification.is_some() {
+            // The next session's start can trust this verification while nothing changes.
+            self.state.verified_tree = Some(self.current_tree()?);
+        }
         self.checkpoint()
     }
 

@@ -66,11 +66,14 @@ impl ThreadRunner {
         }
     }
 
-    /// Verifies the session's target feature and records the outcome in the feature list.
-    pub(super) async fn verify_target(
+    /// Closes a session's verification in one browser run: the target feature's checks decide
+    /// its `passes`, and every other feature that passed is checked again, so a session that
+    /// breaks an earlier feature cannot end the thread as done. Regressions flip `passes` back
+    /// and are kept for the next session's prompt.
+    pub(super) async fn verify_session(
         &mut self,
         mut list: FeatureList,
-        id: &str,
+        target: &str,
     ) -> Result<TargetVerdict, HarnessError> {
         if !self.settings.verify_enabled {
             return Ok(TargetVerdict {
@@ -79,72 +82,100 @@ impl ThreadRunner {
                 failure: None,
             });
         }
-        let Some(feature) = list.get(id) else {
+        let Some(feature) = list.get(target) else {
             return Ok(TargetVerdict {
                 passed: false,
-                line: format!("feature {id} is no longer in the list"),
+                line: format!("feature {target} is no longer in the list"),
                 failure: None,
             });
         };
-        if feature.checks.is_empty() {
+        let target_has_checks = !feature.checks.is_empty();
+        let mut ids = passing_with_checks(&list);
+        ids.retain(|id| id != target);
+        if target_has_checks {
+            ids.insert(0, target.to_owned());
+        }
+        let results = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.run_checks(&list, ids).await?
+        };
+        let verdict = if target_has_checks {
+            let result = results.iter().find(|r| r.feature_id == target);
+            let passed = result.is_some_and(|r| r.outcome == Outcome::Passed);
+            let failure = match result {
+                Some(result) => failure_text(result),
+                None => Some("no result".to_owned()),
+            };
+            self.record(Event::Verification {
+                feature: target.to_owned(),
+                outcome: if passed { "passed" } else { "failed" }.to_owned(),
+                failure: failure.clone(),
+                evidence: result.map(|r| r.evidence_dir.display().to_string()),
+                millis: result.map_or(0, |r| r.duration_ms),
+            })?;
+            list.set_passes(target, passed);
+            let line = match &failure {
+                None => "checks passed in headless Chromium".to_owned(),
+                Some(failure) => format!("checks failed: {failure}"),
+            };
+            TargetVerdict {
+                passed,
+                line,
+                failure,
+            }
+        } else {
             // Nothing a browser can check (documentation, refactoring): the session's word stands.
-            list.set_passes(id, true);
-            self.guard.accept(list)?;
-            return Ok(TargetVerdict {
+            list.set_passes(target, true);
+            TargetVerdict {
                 passed: true,
                 line: "no checks: passes on the session's word".to_owned(),
                 failure: None,
-            });
-        }
-        let results = self.run_checks(&list, vec![id.to_owned()]).await?;
-        let result = results.into_iter().find(|r| r.feature_id == id);
-        let (passed, failure, evidence, millis) = match &result {
-            Some(result) => (
-                result.outcome == Outcome::Passed,
-                failure_text(result),
-                Some(result.evidence_dir.display().to_string()),
-                result.duration_ms,
-            ),
-            None => (false, Some("no result".to_owned()), None, 0),
+            }
         };
-        self.record(Event::Verification {
-            feature: id.to_owned(),
-            outcome: if passed { "passed" } else { "failed" }.to_owned(),
-            failure: failure.clone(),
-            evidence,
-            millis,
-        })?;
-        if passed {
-            list.set_passes(id, true);
-            self.guard.accept(list)?;
-        }
-        let line = match &failure {
-            None => "checks passed in headless Chromium".to_owned(),
-            Some(failure) => format!("checks failed: {failure}"),
-        };
-        Ok(TargetVerdict {
-            passed,
-            line,
-            failure,
-        })
+        let others: Vec<FeatureResult> = results
+            .into_iter()
+            .filter(|r| r.feature_id != target)
+            .collect();
+        let regressions = self.flip_regressions(&mut list, &others).await?;
+        self.state.regressions.extend(regressions);
+        self.guard.accept(list)?;
+        Ok(verdict)
     }
 
-    /// Re-runs the checks of every passing feature; a failure flips `passes` back to false.
-    /// Returns the list as it is afterwards and one line per regression for the prompt.
+    /// Re-runs the checks of every passing feature at a session's start, unless the worktree
+    /// is exactly what the last session's closing verification saw. Returns the list as it is
+    /// afterwards and one line per regression for the prompt.
     pub(super) async fn recheck_passing(
         &mut self,
         mut list: FeatureList,
     ) -> Result<(FeatureList, Vec<String>), HarnessError> {
-        let ids: Vec<String> = list
-            .features
-            .iter()
-            .filter(|f| f.passes && !f.checks.is_empty())
-            .map(|f| f.id.clone())
-            .collect();
+        let mut regressions = std::mem::take(&mut self.state.regressions);
+        let ids = passing_with_checks(&list);
         if ids.is_empty() || !self.settings.verify_enabled {
-            return Ok((list, Vec::new()));
+            return Ok((list, regressions));
+        }
+        let tree = self.current_tree()?;
+        if self.state.verified_tree.as_deref() == Some(tree.as_str()) {
+            return Ok((list, regressions));
         }
         let results = self.run_checks(&list, ids).await?;
+        let found = self.flip_regressions(&mut list, &results).await?;
+        if !found.is_empty() {
+            let path = self.project.join(crate::feature_guard::FEATURE_LIST);
+            std::fs::write(&path, list.to_json_pretty())
+                .map_err(|source| HarnessError::io(&path, source))?;
+        }
+        regressions.extend(found);
+        Ok((list, regressions))
+    }
+
+    /// Sets `passes` back to false for each failed result, recording and remembering it.
+    async fn flip_regressions(
+        &mut self,
+        list: &mut FeatureList,
+        results: &[FeatureResult],
+    ) -> Result<Vec<String>, HarnessError> {
         let mut regressions = Vec::new();
         for result in results.iter().filter(|r| r.outcome == Outcome::Failed) {
             let failure = failure_text(result).unwrap_or_else(|| "failed".to_owned());
@@ -156,14 +187,25 @@ impl ThreadRunner {
             self.remember_regression(&result.feature_id, &failure).await;
             regressions.push(format!("{}: {failure}", result.feature_id));
         }
-        if !regressions.is_empty() {
-            let path = self.project.join(crate::feature_guard::FEATURE_LIST);
-            std::fs::write(&path, list.to_json_pretty())
-                .map_err(|source| HarnessError::io(&path, source))?;
-            crate::display::regressions(&regressions);
-        }
-        Ok((list, regressions))
+        crate::display::regressions(&regressions);
+        Ok(regressions)
     }
+
+    /// The git tree of the worktree as it is now (a snapshot; cheap when little changed).
+    pub(super) fn current_tree(&self) -> Result<String, HarnessError> {
+        let snapshot = self
+            .snapshots
+            .snapshot(baton_tape::StepNo(self.state.step), "verification")?;
+        Ok(snapshot.tree)
+    }
+}
+
+fn passing_with_checks(list: &FeatureList) -> Vec<String> {
+    list.features
+        .iter()
+        .filter(|f| f.passes && !f.checks.is_empty())
+        .map(|f| f.id.clone())
+        .collect()
 }
 
 /// One line saying which check failed, what it wanted and what it found.
