@@ -223,7 +223,7 @@ fn a_corrupt_tail_is_cut_and_resume_warns() {
 fn a_second_resume_of_a_running_thread_is_refused() {
     let root = tempfile::tempdir().unwrap();
     let project = project_from_example(root.path(), "counter-app");
-    let mut first = Command::new(baton_bin())
+    let first = Command::new(baton_bin())
         .args([
             "run",
             p(&project),
