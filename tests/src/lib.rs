@@ -80,39 +80,37 @@ pub fn write_script(dir: &Path, name: &str, script: &serde_json::Value) -> PathB
     path
 }
 
-/// The subjects of the project's commits, oldest first.
-pub fn commit_subjects(project: &Path) -> Vec<String> {
+/// The project's commits on its current branch, oldest first.
+fn commits(project: &Path) -> Vec<(String, String)> {
     let repo = git2::Repository::open(project).unwrap();
     let mut walk = repo.revwalk().unwrap();
     walk.push_head().unwrap();
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
         .unwrap();
     walk.map(|oid| {
-        repo.find_commit(oid.unwrap())
-            .unwrap()
+        let commit = repo.find_commit(oid.unwrap()).unwrap();
+        let subject = commit
             .summary()
             .ok()
             .flatten()
             .unwrap_or_default()
-            .to_owned()
+            .to_owned();
+        (subject, commit.tree_id().to_string())
     })
     .collect()
 }
 
+/// The subjects of the project's commits, oldest first.
+pub fn commit_subjects(project: &Path) -> Vec<String> {
+    commits(project)
+        .into_iter()
+        .map(|(subject, _)| subject)
+        .collect()
+}
+
 /// The tree ids of the project's commits, oldest first.
 pub fn commit_trees(project: &Path) -> Vec<String> {
-    let repo = git2::Repository::open(project).unwrap();
-    let mut walk = repo.revwalk().unwrap();
-    walk.push_head().unwrap();
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
-        .unwrap();
-    walk.map(|oid| {
-        repo.find_commit(oid.unwrap())
-            .unwrap()
-            .tree_id()
-            .to_string()
-    })
-    .collect()
+    commits(project).into_iter().map(|(_, tree)| tree).collect()
 }
 
 pub fn feature_list(project: &Path) -> FeatureList {

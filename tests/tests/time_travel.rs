@@ -39,6 +39,22 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// `baton resume t` on `project` with the counter script.
+fn resume_t(root: &Path, project: &Path) -> std::process::Output {
+    baton(
+        root,
+        &[
+            "resume",
+            "t",
+            "--project",
+            p(project),
+            "--script",
+            p(&script()),
+            "--no-memory",
+        ],
+    )
+}
+
 #[test]
 fn rewind_then_resume_reaches_the_same_end() {
     let root = tempfile::tempdir().unwrap();
@@ -54,18 +70,7 @@ fn rewind_then_resume_reaches_the_same_end() {
     let state = head_state(&project, "t");
     assert!(state.step <= 6, "rewound state is at step {}", state.step);
 
-    let output = baton(
-        root.path(),
-        &[
-            "resume",
-            "t",
-            "--project",
-            p(&project),
-            "--script",
-            p(&script()),
-            "--no-memory",
-        ],
-    );
+    let output = resume_t(root.path(), &project);
     assert!(output.status.success(), "{}", describe(&output));
     assert_eq!(head_state(&project, "t").step, steps);
     assert!(feature_list(&project).features.iter().all(|f| f.passes));
@@ -202,18 +207,7 @@ fn a_corrupt_tail_is_cut_and_resume_warns() {
         .unwrap()
         .write_all(b"\x00garbage{{{")
         .unwrap();
-    let output = baton(
-        root.path(),
-        &[
-            "resume",
-            "t",
-            "--project",
-            p(&project),
-            "--script",
-            p(&script()),
-            "--no-memory",
-        ],
-    );
+    let output = resume_t(root.path(), &project);
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("torn tail"), "{stderr}");
@@ -245,18 +239,7 @@ fn a_second_resume_of_a_running_thread_is_refused() {
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    let second = baton(
-        root.path(),
-        &[
-            "resume",
-            "t",
-            "--project",
-            p(&project),
-            "--script",
-            p(&script()),
-            "--no-memory",
-        ],
-    );
+    let second = resume_t(root.path(), &project);
     let first_output = first.wait_with_output().unwrap();
     assert!(first_output.status.success(), "{}", describe(&first_output));
     assert_ne!(second.status.code(), Some(0), "{}", describe(&second));
