@@ -26,9 +26,38 @@ impl ThreadRunner {
         options
     }
 
-    /// Runs the checks of `ids` in one browser; errors that are the app's fault come back as
-    /// failed results, errors of the machine (no Chromium) stop the run.
+    /// Runs the checks of `ids`; the features that fail are run once more in a fresh browser
+    /// and app, and only a second failure counts. A loaded machine can time out opening a tab
+    /// or starting the app, and such a hiccup must not flip `passes` or derail a thread.
     async fn run_checks(
+        &self,
+        list: &FeatureList,
+        ids: Vec<String>,
+    ) -> Result<Vec<FeatureResult>, HarnessError> {
+        let mut results = self.run_checks_once(list, ids).await?;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .map(|r| r.feature_id.clone())
+            .collect();
+        if failed.is_empty() {
+            return Ok(results);
+        }
+        let again = self.run_checks_once(list, failed).await?;
+        for result in again {
+            if let Some(slot) = results
+                .iter_mut()
+                .find(|r| r.feature_id == result.feature_id)
+            {
+                *slot = result;
+            }
+        }
+        Ok(results)
+    }
+
+    /// One verification run: one app, one browser. Errors that are the app's fault come back
+    /// as failed results; errors of the machine (no Chromium) stop the run.
+    async fn run_checks_once(
         &self,
         list: &FeatureList,
         ids: Vec<String>,
