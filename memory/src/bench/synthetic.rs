@@ -6,13 +6,12 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::store::{Point, SparseVector};
+use crate::Bm25Encoder;
+use crate::store::Point;
 
 /// Project value matched by the filtered searches: one of ten, so ~10% of points.
 pub(super) const FILTERED_PROJECT: &str = "project-3";
 const PROJECTS: usize = 10;
-const VOCABULARY: u32 = 5_000;
-const TERMS_PER_POINT: usize = 8;
 /// Noise per dimension around a topic centre: gives cosines to the centre around 0.7,
 /// like sentences on one subject.
 const TOPIC_NOISE: f32 = 0.05;
@@ -32,6 +31,7 @@ pub(super) struct Synthetic {
     dim: usize,
     seed: u64,
     centres: Vec<Vec<f32>>,
+    bm25: Bm25Encoder,
 }
 
 impl Synthetic {
@@ -48,6 +48,7 @@ impl Synthetic {
             dim,
             seed,
             centres,
+            bm25: Bm25Encoder::new(),
         }
     }
 
@@ -70,17 +71,14 @@ impl Synthetic {
                     self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 );
                 let dense = self.vector(&mut rng);
-                let mut indices: Vec<u32> = (0..TERMS_PER_POINT)
-                    .map(|_| rng.random_range(0..VOCABULARY))
-                    .collect();
-                indices.sort_unstable();
-                indices.dedup();
-                let values = vec![1.0; indices.len()];
+                // Real BM25 terms from the same vocabulary as the recall queries, so the
+                // sparse half of whole recall walks posting lists as long as real ones.
+                let text = commit_like_text(&mut rng, i);
                 Point {
                     id: Uuid::from_u128(i as u128 + 1),
                     dense,
-                    sparse: SparseVector { indices, values },
-                    payload: payload(i),
+                    sparse: self.bm25.document(&text),
+                    payload: payload(i, text),
                 }
             })
             .collect()
@@ -94,11 +92,11 @@ impl Synthetic {
 }
 
 /// A valid memory payload, so whole recall can run over these points.
-fn payload(i: usize) -> Map<String, Value> {
+fn payload(i: usize, text: String) -> Map<String, Value> {
     let kinds = ["commit", "progress", "error", "fix", "verification"];
     let mut p = Map::new();
     p.insert("kind".into(), Value::from(kinds[i % kinds.len()]));
-    p.insert("text".into(), Value::from(format!("synthetic memory {i}")));
+    p.insert("text".into(), Value::from(text));
     p.insert(
         "project".into(),
         Value::from(format!("project-{}", i % PROJECTS)),
@@ -135,6 +133,12 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
 
 /// Texts shaped like commit messages, for embedding throughput and recall latency.
 pub(super) fn commit_like_texts(n: usize, seed: u64) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n).map(|i| commit_like_text(&mut rng, i)).collect()
+}
+
+/// One commit-message-like text numbered `i`.
+fn commit_like_text(rng: &mut StdRng, i: usize) -> String {
     const TYPES: [&str; 5] = ["feat", "fix", "perf", "refactor", "test"];
     const VERBS: [&str; 8] = [
         "add", "handle", "cache", "validate", "persist", "render", "debounce", "retry",
@@ -159,18 +163,13 @@ pub(super) fn commit_like_texts(n: usize, seed: u64) -> Vec<String> {
         "while offline",
         "on mobile screens",
     ];
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n)
-        .map(|i| {
-            format!(
-                "{}: {} the {} {} (#{i})",
-                TYPES[rng.random_range(0..TYPES.len())],
-                VERBS[rng.random_range(0..VERBS.len())],
-                THINGS[rng.random_range(0..THINGS.len())],
-                WHEN[rng.random_range(0..WHEN.len())],
-            )
-        })
-        .collect()
+    format!(
+        "{}: {} the {} {} (#{i})",
+        TYPES[rng.random_range(0..TYPES.len())],
+        VERBS[rng.random_range(0..VERBS.len())],
+        THINGS[rng.random_range(0..THINGS.len())],
+        WHEN[rng.random_range(0..WHEN.len())],
+    )
 }
 
 #[cfg(test)]

@@ -1,12 +1,50 @@
-//! Prints the memory benchmark as JSON: `cargo run --release -p baton-memory --example bench -- [--n N] [--queries Q] [--dir DIR] [--quality]`.
+//! Prints the memory benchmark as JSON: `cargo run --release -p baton-memory --example memory_bench -- [--n N] [--queries Q] [--dir DIR] [--quality]`.
 //! With `--quality` it prints the recall-quality report instead.
 
 use std::process::ExitCode;
 
 use baton_memory::bench::{self, MemoryBenchOptions, QualityOptions};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// Prints info-and-above events to stderr, one line each (no dependency on a
+/// subscriber crate, whose features would rebuild the engine in release).
+struct StderrInfo;
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+impl Subscriber for StderrInfo {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= Level::INFO
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line(format!("{:?}", std::time::SystemTime::now()));
+        event.record(&mut line);
+        eprintln!("{}", line.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Progress (each figure as soon as it is measured) goes to stderr.
+    if tracing::subscriber::set_global_default(StderrInfo).is_err() {
+        eprintln!("progress messages are off: a tracing subscriber is already set");
+    }
     match run().await {
         Ok(json) => {
             println!("{json}");
