@@ -48,6 +48,14 @@ const MAX_TOKENS: usize = 256;
 /// Texts per ONNX run: large enough to amortise the call, small enough that padding
 /// to the longest text in a batch stays cheap.
 const BATCH: usize = 32;
+/// ONNX Runtime's intra-op workers busy-wait between operators by default. On a small
+/// machine shared with other work a spinning worker takes the core another thread
+/// needs: measured on 2 loaded cores, 1,000 short texts embedded at 127/s spinning
+/// and 240/s not, with a third less CPU time.
+const ORT_NO_SPINNING: [(&str, &str); 2] = [
+    ("session.intra_op.allow_spinning", "0"),
+    ("session.inter_op.allow_spinning", "0"),
+];
 
 /// `$HOME/.cache/baton/models/all-MiniLM-L6-v2`, where `scripts/setup-model.sh` writes.
 pub fn default_model_dir() -> PathBuf {
@@ -107,9 +115,19 @@ impl Embedder for FastEmbedder {
             .model
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        model
-            .embed(texts, Some(BATCH))
-            .map_err(MemoryError::embedding)
+        // Each batch is padded to its longest text: embedding in order of length keeps
+        // short texts out of long texts' batches. Byte length stands in for tokens.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let sorted: Vec<&str> = order.iter().map(|&i| texts[i]).collect();
+        let vectors = model
+            .embed(&sorted, Some(BATCH))
+            .map_err(MemoryError::embedding)?;
+        let mut out = vec![Vec::new(); texts.len()];
+        for (i, v) in order.into_iter().zip(vectors) {
+            out[i] = v;
+        }
+        Ok(out)
     }
 }
 
@@ -138,7 +156,12 @@ fn load_local(dir: &Path) -> Result<TextEmbedding, MemoryError> {
     };
     let model = UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer_files)
         .with_pooling(Pooling::Mean);
-    let options = InitOptionsUserDefined::new().with_max_length(MAX_TOKENS);
+    let options = ORT_NO_SPINNING
+        .iter()
+        .fold(InitOptionsUserDefined::new(), |o, (k, v)| {
+            o.with_session_config(*k, *v)
+        })
+        .with_max_length(MAX_TOKENS);
     TextEmbedding::try_new_from_user_defined(model, options).map_err(MemoryError::embedding)
 }
 
@@ -146,7 +169,12 @@ fn download() -> Result<TextEmbedding, MemoryError> {
     let cache = dirs::home_dir()
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".cache/baton/fastembed");
-    let options = TextInitOptions::new(EmbeddingModel::AllMiniLML6V2)
+    let options = ORT_NO_SPINNING
+        .iter()
+        .fold(
+            TextInitOptions::new(EmbeddingModel::AllMiniLML6V2),
+            |o, (k, v)| o.with_session_config(*k, *v),
+        )
         .with_cache_dir(cache)
         .with_max_length(MAX_TOKENS)
         .with_show_download_progress(false);
