@@ -112,6 +112,11 @@ pub struct BenchReport {
     pub state_at_indexed: Latency,
     /// The same including opening the reader (loading and checking the index) each time.
     pub state_at_indexed_cold: Latency,
+    /// State at a random step read lazily ([`crate::RawState`]: subtrees no delta touched
+    /// stay JSON text), reader already open.
+    pub state_at_lazy: Latency,
+    /// The same including opening the reader each time.
+    pub state_at_lazy_cold: Latency,
     /// The floor under any state read: parsing the final state's JSON (`serde_json::Value`)
     /// once, in milliseconds, and its size.
     pub json_parse_final_state_ms: f64,
@@ -184,8 +189,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let started = Instant::now();
     let resumed = TapeWriter::<Value>::open(&paths, options)?;
     let resume_writer_ms = started.elapsed().as_secs_f64() * 1e3;
-    drop(resumed.writer);
-    let tape: Tape<Value> = resumed.tape;
+    drop(resumed);
+    let (tape, _) = Tape::<Value>::open(&paths.tape)?;
     let full_states = tape
         .checkpoints()
         .filter(|cp| matches!(cp.state, crate::record::StateBlob::Full(_)))
@@ -196,6 +201,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .collect();
     let mut indexed = Vec::new();
     let mut indexed_cold = Vec::new();
+    let mut lazy = Vec::new();
+    let mut lazy_cold = Vec::new();
     let mut in_memory = Vec::new();
     let reader = StateReader::open(&paths)?;
     for &step in &queries {
@@ -208,7 +215,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         let started = Instant::now();
         let again = tape.state_at(StepNo(step))?;
         in_memory.push(started.elapsed());
-        if value != again || value["step"] != json!(step) {
+        let started = Instant::now();
+        StateReader::open(&paths)?.raw_state_at(StepNo(step))?;
+        lazy_cold.push(started.elapsed());
+        let started = Instant::now();
+        let raw = reader.raw_state_at(StepNo(step))?;
+        lazy.push(started.elapsed());
+        if value != again || value != raw.to_value()? || value["step"] != json!(step) {
             return Err(TapeError::DeltaMismatch {
                 path: format!("state at step {step}"),
                 reason: "bench read back a wrong state",
@@ -237,6 +250,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         full_states,
         state_at_indexed: Latency::of(&indexed),
         state_at_indexed_cold: Latency::of(&indexed_cold),
+        state_at_lazy: Latency::of(&lazy),
+        state_at_lazy_cold: Latency::of(&lazy_cold),
         json_parse_final_state_ms,
         final_state_bytes: final_json.len(),
         state_at_in_memory: Latency::of(&in_memory),

@@ -24,7 +24,7 @@ const TAIL_PROBE: usize = 2;
 const SWEEP_WINDOW: usize = 16;
 
 /// One step of a path: an object key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Seg {
     /// An array index.
@@ -33,19 +33,44 @@ pub enum Seg {
     Key(String),
 }
 
+// By hand rather than `untagged`: serde's untagged enums buffer every value before trying
+// the variants, and reading a state back parses thousands of paths.
+impl<'de> Deserialize<'de> for Seg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct SegVisitor;
+        impl serde::de::Visitor<'_> for SegVisitor {
+            type Value = Seg;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key (string) or an array index (non-negative integer)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Seg, E> {
+                usize::try_from(v).map(Seg::Index).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Seg, E> {
+                Ok(Seg::Key(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Seg, E> {
+                Ok(Seg::Key(v))
+            }
+        }
+        d.deserialize_any(SegVisitor)
+    }
+}
+
 /// One edit. Encoded compactly as `{"s":[path,value]}`, `{"r":[path]}`,
-/// `{"a":[path,[values]]}`, `{"t":[path,len]}` (see `FORMAT.md`).
+/// `{"a":[path,[values]]}`, `{"t":[path,len]}` (see `FORMAT.md`). `V` is how values are
+/// held: built [`Value`]s, or unparsed JSON text when a state is read lazily.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Op {
+pub enum Op<V = Value> {
     /// Put `value` at the path (replacing the root when the path is empty).
     #[serde(rename = "s")]
-    Set(Vec<Seg>, Value),
+    Set(Vec<Seg>, V),
     /// Remove the object key at the path.
     #[serde(rename = "r")]
     Remove(Vec<Seg>),
     /// Push values at the end of the array at the path.
     #[serde(rename = "a")]
-    Append(Vec<Seg>, Vec<Value>),
+    Append(Vec<Seg>, Vec<V>),
     /// Shorten the array at the path to `len` elements.
     #[serde(rename = "t")]
     Truncate(Vec<Seg>, usize),
@@ -81,37 +106,38 @@ pub fn apply(base: &Value, delta: &Delta) -> Result<Value> {
 
 /// Applies `delta` to `state` in place; on error `state` may be partly edited.
 pub fn apply_in_place(state: &mut Value, delta: &Delta) -> Result<()> {
-    apply_measured(state, delta).map(|_| ())
+    apply_measured(state, delta.clone()).map(|_| ())
 }
 
-/// Applies `delta` and returns how much the state's JSON size changed (estimated
-/// without re-encoding the state: only the touched values are measured).
-pub(crate) fn apply_measured(state: &mut Value, delta: &Delta) -> Result<i64> {
+/// Applies `delta`, moving its values into the state, and returns how much the state's
+/// JSON size changed (estimated without re-encoding the state: only the touched values
+/// are measured).
+pub(crate) fn apply_measured(state: &mut Value, delta: Delta) -> Result<i64> {
     let mut growth = 0i64;
-    for op in &delta.ops {
+    for op in delta.ops {
         growth += apply_op(state, op)?;
     }
     Ok(growth)
 }
 
-fn apply_op(state: &mut Value, op: &Op) -> Result<i64> {
+fn apply_op(state: &mut Value, op: Op) -> Result<i64> {
     match op {
         Op::Set(path, value) => {
-            let added = json_len(value);
+            let added = json_len(&value);
             let Some((last, parent_path)) = path.split_last() else {
                 let removed = json_len(state);
-                *state = value.clone();
+                *state = value;
                 return Ok(added - removed);
             };
             let parent = locate(state, parent_path)?;
             let old = match (parent, last) {
-                (Value::Object(map), Seg::Key(key)) => map.insert(key.clone(), value.clone()),
+                (Value::Object(map), Seg::Key(key)) => map.insert(key.clone(), value),
                 (Value::Array(items), Seg::Index(i)) if *i < items.len() => {
-                    Some(std::mem::replace(&mut items[*i], value.clone()))
+                    Some(std::mem::replace(&mut items[*i], value))
                 }
                 _ => {
                     return Err(mismatch(
-                        path,
+                        &path,
                         "no object key or array element to set there",
                     ));
                 }
@@ -120,35 +146,36 @@ fn apply_op(state: &mut Value, op: &Op) -> Result<i64> {
         }
         Op::Remove(path) => {
             let Some((Seg::Key(key), parent_path)) = path.split_last() else {
-                return Err(mismatch(path, "remove needs an object key"));
+                return Err(mismatch(&path, "remove needs an object key"));
             };
             let Value::Object(map) = locate(state, parent_path)? else {
-                return Err(mismatch(path, "remove needs an object"));
+                return Err(mismatch(&path, "remove needs an object"));
             };
             let old = map
                 .remove(key)
-                .ok_or_else(|| mismatch(path, "key to remove is missing"))?;
+                .ok_or_else(|| mismatch(&path, "key to remove is missing"))?;
             Ok(-json_len(&old) - signed(key.len()) - 4)
         }
         Op::Append(path, values) => {
-            let Value::Array(items) = locate(state, path)? else {
-                return Err(mismatch(path, "append needs an array"));
+            let Value::Array(items) = locate(state, &path)? else {
+                return Err(mismatch(&path, "append needs an array"));
             };
-            items.extend(values.iter().cloned());
-            Ok(values.iter().map(|v| json_len(v) + 1).sum())
+            let added = values.iter().map(|v| json_len(v) + 1).sum();
+            items.extend(values);
+            Ok(added)
         }
         Op::Truncate(path, len) => {
-            let Value::Array(items) = locate(state, path)? else {
-                return Err(mismatch(path, "truncate needs an array"));
+            let Value::Array(items) = locate(state, &path)? else {
+                return Err(mismatch(&path, "truncate needs an array"));
             };
-            if *len > items.len() {
+            if len > items.len() {
                 return Err(mismatch(
-                    path,
+                    &path,
                     "array is shorter than the truncation length",
                 ));
             }
-            let removed: i64 = items[*len..].iter().map(|v| json_len(v) + 1).sum();
-            items.truncate(*len);
+            let removed: i64 = items[len..].iter().map(|v| json_len(v) + 1).sum();
+            items.truncate(len);
             Ok(-removed)
         }
     }
@@ -166,7 +193,7 @@ fn locate<'v>(mut node: &'v mut Value, path: &[Seg]) -> Result<&'v mut Value> {
     Ok(node)
 }
 
-fn mismatch(path: &[Seg], reason: &'static str) -> TapeError {
+pub(crate) fn mismatch(path: &[Seg], reason: &'static str) -> TapeError {
     TapeError::DeltaMismatch {
         path: pointer(path),
         reason,

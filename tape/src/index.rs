@@ -6,7 +6,6 @@
 //! Text format, one entry per line after `baton-index 1 <tape created>`:
 //! `F|D|R <seq> <step> <offset> <len> <parent|target|->` (F full, D delta, R rewind).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -14,11 +13,14 @@ use std::path::Path;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use crate::delta::apply_in_place;
+use crate::delta::apply_measured;
 use crate::error::{Result, TapeError};
 use crate::ids::{CheckpointId, StepNo};
+use crate::lazy::RawState;
 use crate::paths::{ThreadPaths, open_private};
-use crate::record::{Kind, Record, RecordHead, SnapshotRef, StateBlob};
+use crate::record::{
+    Body, Kind, RawCheckpoint, Record, RecordHead, SnapshotRef, StateBlob, TapeHeader,
+};
 use crate::tape::{At, Tape, parse_header};
 
 const INDEX_MAGIC: &str = "baton-index 1";
@@ -94,8 +96,8 @@ pub(crate) struct ChainStats {
 /// Checkpoint positions of one tape.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TapeIndex {
+    /// In tape order, so sorted by `seq`.
     entries: Vec<Entry>,
-    by_seq: HashMap<u64, usize>,
     head: Option<u64>,
     /// Where the last entry's line ends on the tape.
     covered: u64,
@@ -108,7 +110,6 @@ impl TapeIndex {
             EntryKind::Full | EntryKind::Delta => Some(entry.seq),
         };
         self.covered = entry.offset + entry.len;
-        self.by_seq.insert(entry.seq, self.entries.len());
         self.entries.push(entry);
     }
 
@@ -117,9 +118,10 @@ impl TapeIndex {
     }
 
     pub fn checkpoint(&self, id: CheckpointId) -> Result<&Entry> {
-        self.by_seq
-            .get(&id.0)
-            .map(|&i| &self.entries[i])
+        self.entries
+            .binary_search_by_key(&id.0, |e| e.seq)
+            .ok()
+            .map(|i| &self.entries[i])
             .filter(|e| e.kind != EntryKind::Rewind)
             .ok_or(TapeError::UnknownCheckpoint { id })
     }
@@ -205,13 +207,9 @@ impl TapeIndex {
         }
     }
 
-    pub fn chain_stats(&self, id: CheckpointId) -> Result<ChainStats> {
-        Ok(stats_of(&self.chain(id)?))
-    }
-
-    /// Reads the state at checkpoint `id` from the tape: one read covering the nearest
-    /// full state and the deltas after it, parsing only those lines.
-    pub fn load_state(&self, tape: &Path, id: CheckpointId) -> Result<LoadedState> {
+    /// Reads the lines of checkpoint `id`'s chain (the nearest full state and the deltas
+    /// after it) from the tape in one read.
+    fn read_chain(&self, tape: &Path, id: CheckpointId) -> Result<ChainLines> {
         let chain = self.chain(id)?;
         let start = chain.iter().map(|e| e.offset).min().unwrap_or(0);
         let end = chain.iter().map(|e| e.offset + e.len).max().unwrap_or(0);
@@ -221,41 +219,73 @@ impl TapeIndex {
             .map_err(TapeError::io("seek tape", tape))?;
         file.read_exact(&mut buf)
             .map_err(TapeError::io("read tape", tape))?;
-        let not_there = || {
-            TapeError::Corrupt {
-            path: tape.to_path_buf(),
-            line: 0,
-            reason: "the index points at a record that is not there; delete the index file to rebuild it".into(),
-        }
-        };
+        Ok(ChainLines {
+            tape: tape.to_path_buf(),
+            chain,
+            buf,
+            start,
+        })
+    }
+
+    /// Reads the state at checkpoint `id` from the tape, parsing only its chain's lines.
+    pub fn load_state(&self, tape: &Path, id: CheckpointId) -> Result<LoadedState> {
+        let lines = self.read_chain(tape, id)?;
         let mut state = Value::Null;
         let mut snapshot = None;
-        for (i, entry) in chain.iter().rev().enumerate() {
-            let from = (entry.offset - start) as usize;
-            let line = &buf[from..from + entry.len as usize];
+        for (entry, line) in lines.full_first() {
             let record: Record<IgnoredAny> =
-                serde_json::from_slice(line).map_err(|_| not_there())?;
-            let Some(cp) = record.checkpoint().filter(|cp| cp.id.0 == entry.seq) else {
-                return Err(not_there());
+                serde_json::from_slice(line).map_err(|_| lines.not_there())?;
+            let Body::Checkpoint(cp) = record.body else {
+                return Err(lines.not_there());
             };
-            match (&cp.state, i) {
-                (StateBlob::Full(full), 0) => state = full.clone(),
-                (StateBlob::Delta(delta), 1..) => apply_in_place(&mut state, delta)?,
-                _ => return Err(not_there()),
+            match (cp.state, entry.kind) {
+                (StateBlob::Full(full), EntryKind::Full) if cp.id.0 == entry.seq => state = full,
+                (StateBlob::Delta(delta), EntryKind::Delta) if cp.id.0 == entry.seq => {
+                    apply_measured(&mut state, delta)?;
+                }
+                _ => return Err(lines.not_there()),
             }
-            snapshot.clone_from(&cp.snapshot);
+            snapshot = cp.snapshot;
         }
         Ok(LoadedState {
             state,
             snapshot,
-            step: StepNo(chain[0].step),
-            stats: stats_of(&chain),
+            step: StepNo(lines.chain[0].step),
+            stats: stats_of(&lines.chain),
+        })
+    }
+
+    /// The same state read lazily: subtrees no delta touches stay JSON text.
+    pub fn load_raw_state(&self, tape: &Path, id: CheckpointId) -> Result<RawState> {
+        let lines = self.read_chain(tape, id)?;
+        let mut state = None;
+        let mut snapshot = None;
+        for (entry, line) in lines.full_first() {
+            let cp: RawCheckpoint = serde_json::from_slice(line).map_err(|_| lines.not_there())?;
+            if cp.seq.0 != entry.seq || cp.t != Kind::Checkpoint {
+                return Err(lines.not_there());
+            }
+            match (cp.full, cp.d, entry.kind, &mut state) {
+                (Some(full), None, EntryKind::Full, _) => state = Some(full),
+                (None, Some(ops), EntryKind::Delta, Some(state)) => {
+                    for op in ops {
+                        state.apply(op)?;
+                    }
+                }
+                _ => return Err(lines.not_there()),
+            }
+            snapshot = cp.snap;
+        }
+        Ok(RawState {
+            state: state.ok_or_else(|| lines.not_there())?,
+            snapshot,
+            step: StepNo(lines.chain[0].step),
         })
     }
 
     /// Loads the index file of `paths`, checking it against the tape; rebuilds it (and
-    /// rewrites the file) when it is missing, corrupt or stale.
-    pub fn load_or_rebuild(paths: &ThreadPaths) -> Result<Self> {
+    /// rewrites the file) when it is missing, corrupt or stale. Returns the tape's header too.
+    pub fn load_or_rebuild(paths: &ThreadPaths) -> Result<(Self, TapeHeader)> {
         let mut tape = File::open(&paths.tape).map_err(TapeError::io("open tape", &paths.tape))?;
         let tape_len = tape
             .metadata()
@@ -289,7 +319,17 @@ impl TapeIndex {
             tracing::debug!(index = %paths.index.display(), "checkpoint index rebuilt from the tape");
             index.write(&paths.index, &created)?;
         }
-        Ok(index)
+        Ok((index, header))
+    }
+
+    /// Where the last indexed record's line ends: every record after it is an event.
+    pub fn covered(&self) -> u64 {
+        self.covered
+    }
+
+    /// The last checkpoint or rewind.
+    pub fn last(&self) -> Option<&Entry> {
+        self.entries.last()
     }
 
     fn parse(text: &str, created: &str, header_len: u64, tape_len: u64) -> Option<Self> {
@@ -304,7 +344,9 @@ impl TapeIndex {
         };
         for line in lines {
             let entry = Entry::parse(line)?;
-            let ordered = entry.offset >= index.covered && entry.offset + entry.len <= tape_len;
+            let ordered = entry.offset >= index.covered
+                && entry.offset + entry.len <= tape_len
+                && index.entries.last().is_none_or(|last| entry.seq > last.seq);
             let linked = match (entry.kind, entry.link) {
                 (EntryKind::Delta | EntryKind::Rewind, None) => false,
                 (_, Some(link)) => index.checkpoint(CheckpointId(link)).is_ok(),
@@ -347,6 +389,13 @@ impl TapeIndex {
             let Ok(head) = serde_json::from_slice::<RecordHead>(body) else {
                 break;
             };
+            if self
+                .entries
+                .last()
+                .is_some_and(|last| head.seq.0 <= last.seq)
+            {
+                break;
+            }
             let len = line.len() as u64;
             let (kind, link) = match head.t {
                 Kind::Event => (None, None),
@@ -387,6 +436,34 @@ fn stats_of(chain: &[Entry]) -> ChainStats {
     }
 }
 
+/// The lines behind one state, as read from the tape.
+struct ChainLines {
+    tape: std::path::PathBuf,
+    /// Target first, full state last.
+    chain: Vec<Entry>,
+    buf: Vec<u8>,
+    /// Tape offset of `buf[0]`.
+    start: u64,
+}
+
+impl ChainLines {
+    /// Each entry with its line, full state first.
+    fn full_first(&self) -> impl Iterator<Item = (&Entry, &[u8])> {
+        self.chain.iter().rev().map(|entry| {
+            let from = (entry.offset - self.start) as usize;
+            (entry, &self.buf[from..from + entry.len as usize])
+        })
+    }
+
+    fn not_there(&self) -> TapeError {
+        TapeError::Corrupt {
+            path: self.tape.clone(),
+            line: 0,
+            reason: "the index points at a record that is not there; delete the index file to rebuild it".into(),
+        }
+    }
+}
+
 /// A state read back from the tape.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadedState {
@@ -408,7 +485,7 @@ impl StateReader {
     pub fn open(paths: &ThreadPaths) -> Result<Self> {
         Ok(Self {
             tape: paths.tape.clone(),
-            index: TapeIndex::load_or_rebuild(paths)?,
+            index: TapeIndex::load_or_rebuild(paths)?.0,
         })
     }
 
@@ -426,5 +503,11 @@ impl StateReader {
     pub fn state_at(&self, at: impl Into<At>) -> Result<Value> {
         let id = self.index.resolve(at.into())?;
         Ok(self.index.load_state(&self.tape, id)?.state)
+    }
+
+    /// The same state read lazily: cheap to get, rendered or built on demand.
+    pub fn raw_state_at(&self, at: impl Into<At>) -> Result<RawState> {
+        let id = self.index.resolve(at.into())?;
+        self.index.load_raw_state(&self.tape, id)
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod gc;
 mod ids;
 mod index;
+mod lazy;
 mod lock;
 mod paths;
 mod record;
@@ -25,6 +26,7 @@ pub use error::{Result, TapeError};
 pub use gc::{GcPolicy, GcReport};
 pub use ids::{CheckpointId, Seq, StepNo, ThreadId};
 pub use index::StateReader;
+pub use lazy::RawState;
 pub use lock::{LockHolder, ThreadLock};
 pub use paths::{ThreadPaths, list_threads, threads_dir};
 pub use record::{

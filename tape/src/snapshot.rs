@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use git2::build::CheckoutBuilder;
-use git2::{DiffFormat, ErrorCode, Index, IndexAddOption, Oid, Repository, Signature};
+use git2::{
+    Delta, DiffFormat, DiffOptions, ErrorCode, FileMode, Index, Oid, Repository, Signature,
+};
 
 use crate::error::{Result, TapeError};
 use crate::ids::{StepNo, ThreadId};
@@ -82,12 +84,7 @@ impl Snapshotter {
             .repo
             .index()
             .map_err(TapeError::git("open snapshot index"))?;
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, None)
-            .map_err(TapeError::git("add files to snapshot"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(TapeError::git("update snapshot index"))?;
+        self.scan_worktree(&mut index)?;
         index
             .write()
             .map_err(TapeError::git("write snapshot index"))?;
@@ -138,12 +135,7 @@ impl Snapshotter {
             .map_err(TapeError::git("open snapshot index"))?;
         // Make the private index describe the current worktree first, so files created since
         // the last snapshot count as tracked and are removed by the checkout.
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, None)
-            .map_err(TapeError::git("scan worktree"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(TapeError::git("scan worktree"))?;
+        self.scan_worktree(&mut index)?;
         let mut checkout = CheckoutBuilder::new();
         checkout.force().remove_untracked(true);
         self.repo
@@ -158,6 +150,51 @@ impl Snapshotter {
         index
             .write()
             .map_err(TapeError::git("write snapshot index"))
+    }
+
+    /// Brings the private index up to the worktree in one walk: new and changed files are
+    /// added (hashed), deleted ones removed; unchanged files are skipped on their stat data.
+    /// (`add_all` then `update_all` would walk the worktree twice.)
+    fn scan_worktree(&self, index: &mut Index) -> Result<()> {
+        let mut options = DiffOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_typechange(true)
+            .update_index(true);
+        let diff = self
+            .repo
+            .diff_index_to_workdir(Some(index), Some(&mut options))
+            .map_err(TapeError::git("scan worktree"))?;
+        // Collected first: the index is edited below, and the diff was made from it.
+        let changes: Vec<(Delta, PathBuf)> = diff
+            .deltas()
+            .filter(|delta| {
+                // A nested repository (or an untracked folder git would not descend into)
+                // is not a file; `add_all` skips those too.
+                !matches!(delta.new_file().mode(), FileMode::Tree | FileMode::Commit)
+            })
+            .filter_map(|delta| {
+                let path = delta
+                    .new_file()
+                    .path()
+                    .or_else(|| delta.old_file().path())?;
+                Some((delta.status(), path.to_path_buf()))
+            })
+            .collect();
+        drop(diff);
+        for (status, path) in changes {
+            match status {
+                Delta::Deleted => index
+                    .remove_path(&path)
+                    .map_err(TapeError::git("drop deleted file from snapshot"))?,
+                Delta::Added | Delta::Untracked | Delta::Modified | Delta::Typechange => index
+                    .add_path(&path)
+                    .map_err(TapeError::git("add file to snapshot"))?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A unified patch from snapshot `a` to snapshot `b`.

@@ -314,11 +314,18 @@ impl<E> Tape<E> {
     /// The events after the last checkpoint or rewind: work of an interrupted step that a
     /// resumed thread can reuse (e.g. model answers already paid for).
     pub fn tail_events(&self) -> &[Record<E>] {
-        let start = self
-            .records
+        &self.records[self.tail_start()..]
+    }
+
+    /// The same events, taken out of the tape.
+    pub fn into_tail_events(mut self) -> Vec<Record<E>> {
+        self.records.split_off(self.tail_start())
+    }
+
+    fn tail_start(&self) -> usize {
+        self.records
             .iter()
             .rposition(|r| !matches!(r.body, Body::Event(_)))
-            .map_or(0, |i| i + 1);
-        &self.records[start..]
+            .map_or(0, |i| i + 1)
     }
 }

@@ -2,7 +2,7 @@
 //! policy), rewinds, redaction of every line, and the in-memory head the harness reads.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 
 use chrono::Utc;
@@ -36,7 +36,7 @@ impl Default for TapeOptions {
     fn default() -> Self {
         Self {
             append_only: Vec::new(),
-            max_delta_chain: 4096,
+            max_delta_chain: 1024,
             max_replay_ratio: 2.0,
         }
     }
@@ -60,8 +60,11 @@ pub struct Head {
 pub struct Resumed<E> {
     /// The writer, positioned after the last whole record.
     pub writer: TapeWriter<E>,
-    /// The tape as read (records, checkpoint tree, tail events).
-    pub tape: Tape<E>,
+    /// The tape's header.
+    pub header: TapeHeader,
+    /// The events after the last checkpoint or rewind: work of an interrupted step that
+    /// a resumed thread can reuse (e.g. model answers already paid for).
+    pub tail: Vec<Record<E>>,
     /// What was cut off a torn tail, if anything.
     pub recovery: Option<Recovery>,
 }
@@ -117,9 +120,14 @@ impl<E: Serialize + DeserializeOwned> TapeWriter<E> {
         ))
     }
 
-    /// Reopens a tape: reads it, cuts a torn tail off, rebuilds the index, and restores the
-    /// head state so the next checkpoint continues the chain.
+    /// Reopens a tape and restores the head state so the next checkpoint continues the
+    /// chain. Reads only the index, the head's chain and the events after the last
+    /// checkpoint; anything odd there (a torn tail, a stale index) falls back to reading the
+    /// whole tape, which cuts a torn tail off and rebuilds the index.
     pub fn open(paths: &ThreadPaths, options: TapeOptions) -> Result<Resumed<E>> {
+        if let Some(resumed) = Self::open_indexed(paths, &options)? {
+            return Ok(resumed);
+        }
         let (tape, recovery) = Tape::<E>::open(&paths.tape)?;
         let file = reopen_append(&paths.tape)?;
         if let Some(recovery) = &recovery {
@@ -128,11 +136,61 @@ impl<E: Serialize + DeserializeOwned> TapeWriter<E> {
             file.sync_all()
                 .map_err(TapeError::io("fsync tape", &paths.tape))?;
         }
+        let index = TapeIndex::from_tape(&tape);
+        index.write(&paths.index, &tape.header().created.to_rfc3339())?;
+        let header = tape.header().clone();
+        let tail = tape.into_tail_events();
+        Ok(Resumed {
+            writer: Self::reopen(paths, file, index, options, &tail)?,
+            header,
+            tail,
+            recovery,
+        })
+    }
+
+    /// The fast path of [`open`](Self::open); `None` when the tape needs the full read.
+    fn open_indexed(paths: &ThreadPaths, options: &TapeOptions) -> Result<Option<Resumed<E>>> {
+        let (index, header) = TapeIndex::load_or_rebuild(paths)?;
+        let mut file = reopen_append(&paths.tape)?;
+        let mut rest = Vec::new();
+        file.seek(SeekFrom::Start(index.covered()))
+            .and_then(|_| file.read_to_end(&mut rest))
+            .map_err(TapeError::io("read tape", &paths.tape))?;
+        let mut tail: Vec<Record<E>> = Vec::new();
+        let mut last_seq = index.last().map_or(0, |e| e.seq);
+        for line in rest.split_inclusive(|&b| b == b'\n') {
+            let Some(Ok(record)) = line
+                .strip_suffix(b"\n")
+                .map(serde_json::from_slice::<Record<E>>)
+            else {
+                return Ok(None);
+            };
+            if !matches!(record.body, Body::Event(_)) || record.seq.0 <= last_seq {
+                return Ok(None);
+            }
+            last_seq = record.seq.0;
+            tail.push(record);
+        }
+        Ok(Some(Resumed {
+            writer: Self::reopen(paths, file, index, options.clone(), &tail)?,
+            header,
+            tail,
+            recovery: None,
+        }))
+    }
+
+    /// A writer appending after `tail` (the events after the index's last entry), its head
+    /// restored from the index.
+    fn reopen(
+        paths: &ThreadPaths,
+        file: File,
+        index: TapeIndex,
+        options: TapeOptions,
+        tail: &[Record<E>],
+    ) -> Result<Self> {
         let written = std::fs::metadata(&paths.tape)
             .map_err(TapeError::io("stat tape", &paths.tape))?
             .len();
-        let index = TapeIndex::from_tape(&tape);
-        index.write(&paths.index, &tape.header().created.to_rfc3339())?;
         let index_file = open_private(&paths.index, false, false)?;
         let mut writer = Self::assemble(
             paths,
@@ -143,24 +201,26 @@ impl<E: Serialize + DeserializeOwned> TapeWriter<E> {
             Redactor::from_env(),
             options,
         );
-        writer.next_seq = tape.last_seq().0 + 1;
-        writer.last_step = tape.records().last().map_or(StepNo(0), |r| r.step);
-        if let Some(head) = tape.head() {
-            let state = tape.state_at(head.id)?;
-            writer.chain = writer.index.chain_stats(head.id)?;
-            writer.state_len = json_len(&state);
+        let last = writer.index.last().map(|e| (e.seq, StepNo(e.step)));
+        let (last_seq, last_step) = tail
+            .last()
+            .map(|r| (r.seq.0, r.step))
+            .or(last)
+            .unwrap_or((0, StepNo(0)));
+        writer.next_seq = last_seq + 1;
+        writer.last_step = last_step;
+        if let Some(id) = writer.index.head() {
+            let loaded = writer.index.load_state(&paths.tape, id)?;
+            writer.chain = loaded.stats;
+            writer.state_len = json_len(&loaded.state);
             writer.head = Some(Head {
-                checkpoint: head.id,
-                step: head.step,
-                snapshot: head.snapshot.clone(),
-                state,
+                checkpoint: id,
+                step: loaded.step,
+                snapshot: loaded.snapshot,
+                state: loaded.state,
             });
         }
-        Ok(Resumed {
-            writer,
-            tape,
-            recovery,
-        })
+        Ok(writer)
     }
 }
 
@@ -329,7 +389,7 @@ impl<E: Serialize> TapeWriter<E> {
         let (kind, new_state) =
             if let (StateBlob::Delta(delta), Some(head)) = (cp.state, self.head.take()) {
                 let mut head_state = head.state;
-                self.state_len += apply_measured(&mut head_state, &delta)?;
+                self.state_len += apply_measured(&mut head_state, delta)?;
                 self.chain.deltas += 1;
                 self.chain.delta_bytes += len;
                 (EntryKind::Delta, head_state)

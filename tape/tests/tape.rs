@@ -89,10 +89,32 @@ fn round_trip_events_and_states() {
     assert!(fulls[0]);
     assert!(fulls.iter().filter(|f| **f).count() <= 2, "{fulls:?}");
 
-    let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
-    let head = resumed.writer.head().unwrap();
-    assert_eq!(head.checkpoint, ids[19]);
-    assert_eq!(head.state, state(20, false));
+    // Reopening reads the index, the head's chain and the tail; with the index gone it
+    // reads the whole tape. Both give the same head and the same unfinished step's events.
+    for index_present in [true, false] {
+        if !index_present {
+            fs::remove_file(&paths.index).unwrap();
+        }
+        let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
+        let head = resumed.writer.head().unwrap();
+        assert_eq!(head.checkpoint, ids[19]);
+        assert_eq!(head.state, state(20, false));
+        assert_eq!(resumed.header.thread.as_str(), "t-test");
+        assert_eq!(resumed.tail, tape.tail_events());
+        assert!(resumed.recovery.is_none());
+    }
+
+    // Read lazily, every state is the same value.
+    let reader = StateReader::open(&paths).unwrap();
+    for step in 1..=20 {
+        let raw = reader.raw_state_at(StepNo(step)).unwrap();
+        let expected = state(step, step.is_multiple_of(3));
+        assert_eq!(raw.to_value().unwrap(), expected);
+        assert_eq!(
+            serde_json::from_str::<Value>(&raw.to_json().unwrap()).unwrap(),
+            expected
+        );
+    }
 }
 
 #[test]

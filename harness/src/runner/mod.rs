@@ -202,7 +202,8 @@ impl ThreadRunner {
         let lock = ThreadLock::acquire(&paths)?;
         let baton_tape::Resumed {
             writer: mut tape,
-            tape: recorded,
+            header,
+            tail,
             recovery,
         } = TapeWriter::<Event>::open(&paths, tape_options())?;
         if let Some(recovery) = recovery {
@@ -212,7 +213,7 @@ impl ThreadRunner {
             );
         }
         let snapshots = Snapshotter::open(&project, &thread)?;
-        let workflow = workflow_from_header(recorded.header())?;
+        let workflow = workflow_from_header(&header)?;
         let mut state = if let Some(head) = tape.head().cloned() {
             if let Some(snapshot) = head.snapshot.as_ref() {
                 snapshots.restore(snapshot)?;
@@ -228,8 +229,7 @@ impl ThreadRunner {
                 settings.max_sessions,
             )
         };
-        let answers = recorded
-            .tail_events()
+        let answers = tail
             .iter()
             .filter_map(|record| match record.event() {
                 Some(Event::ModelResponse {
