@@ -3,6 +3,7 @@
 //! worktree snapshot), so the runner can be killed anywhere and `resume` goes on from the
 //! last checkpoint, reusing the model answers already on the tape.
 
+mod encode;
 mod session;
 mod step;
 mod verification;
@@ -98,6 +99,7 @@ pub struct ThreadRunner {
     model_time: Duration,
     /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
     mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
+    encoder: encode::StateEncoder,
 }
 
 /// What a new thread starts from.
@@ -177,6 +179,7 @@ impl ThreadRunner {
             timings: None,
             model_time: Duration::ZERO,
             mock_results: None,
+            encoder: encode::StateEncoder::default(),
         };
         runner.checkpoint()?;
         Ok(runner)
@@ -276,6 +279,7 @@ impl ThreadRunner {
             timings: None,
             model_time: Duration::ZERO,
             mock_results: None,
+            encoder: encode::StateEncoder::default(),
         })
     }
 
@@ -362,9 +366,11 @@ impl ThreadRunner {
             &format!("step {}", self.state.step),
         )?;
         failpoint("checkpoint.before_frame");
-        let value = self.state.to_value()?;
-        self.tape
-            .checkpoint(StepNo(self.state.step), &value, Some(snapshot))?;
+        let step = StepNo(self.state.step);
+        let tape = &mut self.tape;
+        self.encoder.with_value(&mut self.state, |value| {
+            tape.checkpoint(step, value, Some(snapshot))
+        })??;
         failpoint("checkpoint.after_frame");
         Ok(())
     }
