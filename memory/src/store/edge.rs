@@ -16,11 +16,11 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition as EdgeCondition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard,
     EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations,
-    Filter as EdgeFilter, JsonPath, Match, Modifier, NamedQuery, Payload, PayloadFieldSchema,
-    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStructPersisted,
-    QueryEnum, Range, ScrollRequest, SearchParams, SearchRequest as EdgeSearchRequest,
-    UpdateOperation, ValueVariants, VectorInternal, VectorPersisted, VectorStructInternal,
-    VectorStructPersisted, WithPayloadInterface, WithVector,
+    Filter as EdgeFilter, IntegerIndexParams, JsonPath, KeywordIndexParams, Match, Modifier,
+    NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations,
+    PointOperations, PointStructPersisted, QueryEnum, Range, ScrollRequest, SearchParams,
+    SearchRequest as EdgeSearchRequest, UpdateOperation, ValueVariants, VectorInternal,
+    VectorPersisted, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
@@ -95,15 +95,11 @@ impl EdgeStore {
                 .build();
             let shard = EdgeShard::new(path, config).map_err(|e| locked_or(path, e))?;
             for (field, kind) in INDEXED_FIELDS {
-                let schema = match kind {
-                    FieldType::Keyword => PayloadSchemaType::Keyword,
-                    FieldType::Integer => PayloadSchemaType::Integer,
-                };
                 shard
                     .update(UpdateOperation::FieldIndexOperation(
                         FieldIndexOperations::CreateIndex(CreateIndex {
                             field_name: json_path(field)?,
-                            field_schema: Some(PayloadFieldSchema::FieldType(schema)),
+                            field_schema: Some(field_schema(field, kind)),
                         }),
                     ))
                     .map_err(edge_err)?;
@@ -375,6 +371,34 @@ impl VectorStore for EdgeStore {
             Ok(())
         })
         .await
+    }
+}
+
+/// Fields whose values are too fine-grained for extra HNSW links to pay. The index
+/// build adds a filtered sub-graph per value (or range block) holding more than about
+/// a quarter of the full-scan threshold (~6,600 points of 384 dims); a thread or
+/// session rarely holds more than the threshold, and below it the engine answers a
+/// filtered search exactly from the payload index instead. Building those sub-graphs
+/// for `thread`, `session` and `at_ms` multiplied the 100k-point build several times
+/// over; `project`, `kind` and `feature` keep theirs (large blocks, common filters).
+const NO_EXTRA_HNSW_LINKS: [&str; 3] = ["thread", "session", "at_ms"];
+
+fn field_schema(field: &str, kind: FieldType) -> PayloadFieldSchema {
+    // None: the engine's default, which builds the links.
+    let enable_hnsw = NO_EXTRA_HNSW_LINKS.contains(&field).then_some(false);
+    match kind {
+        FieldType::Keyword => {
+            PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(KeywordIndexParams {
+                enable_hnsw,
+                ..KeywordIndexParams::default()
+            }))
+        }
+        FieldType::Integer => {
+            PayloadFieldSchema::FieldParams(PayloadSchemaParams::Integer(IntegerIndexParams {
+                enable_hnsw,
+                ..IntegerIndexParams::default()
+            }))
+        }
     }
 }
 
