@@ -118,9 +118,6 @@ impl Snapshotter {
                 keep.extend(cp.snapshot.as_ref().map(|s| s.commit.clone()));
             }
         }
-        if let Ok(head) = self.repo.refname_to_id(&self.head_ref()) {
-            keep.insert(head.to_string());
-        }
         keep
     }
 }

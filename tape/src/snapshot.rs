@@ -1,10 +1,15 @@
 //! Worktree snapshots on hidden git refs. A private index per thread (its stat cache
 //! means unchanged files are not re-hashed) builds a tree of every non-ignored file;
-//! the tree is committed on `refs/baton/<thread>/snapshots/<commit>` and the latest also
-//! on `refs/baton/<thread>/head`. HEAD, the user's branches and the user's index are never
-//! touched. Snapshot commits have no parents, so gc can drop any of them on its own; their
-//! order lives on the tape.
+//! the tree is committed on `refs/baton/<thread>/snapshots/<commit>`. HEAD, the user's
+//! branches and the user's index are never touched. Snapshot commits have no parents, so
+//! gc can drop any of them on its own; their order lives on the tape.
+//!
+//! Every file created costs (each is an inode on the project's disk), so a snapshot writes
+//! only what it must: the new objects and one ref. The private index is kept in memory and
+//! written to disk every [`INDEX_WRITE_EVERY`] snapshots and when the snapshotter is
+//! dropped; after a crash the stale stat cache only means some files are hashed again.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +24,8 @@ use crate::paths::ThreadPaths;
 use crate::record::SnapshotRef;
 
 const EXCLUDE_LINE: &str = "/.baton/";
+/// Snapshots between writes of the private index to disk.
+const INDEX_WRITE_EVERY: u32 = 32;
 
 /// Takes and restores worktree snapshots of one thread.
 pub struct Snapshotter {
@@ -26,6 +33,10 @@ pub struct Snapshotter {
     pub(crate) thread: ThreadId,
     index_path: PathBuf,
     workdir: PathBuf,
+    /// The last snapshot taken by this snapshotter: an unchanged tree reuses it.
+    last: Cell<Option<SnapshotRef>>,
+    /// Snapshots since the private index was last written to disk.
+    unwritten: Cell<u32>,
 }
 
 impl std::fmt::Debug for Snapshotter {
@@ -66,12 +77,9 @@ impl Snapshotter {
             thread: thread.clone(),
             index_path: paths.snapshot_index,
             workdir,
+            last: Cell::new(None),
+            unwritten: Cell::new(0),
         })
-    }
-
-    /// `refs/baton/<thread>/head`.
-    pub fn head_ref(&self) -> String {
-        format!("refs/baton/{}/head", self.thread)
     }
 
     pub(crate) fn snapshot_ref_prefix(&self) -> String {
@@ -85,21 +93,14 @@ impl Snapshotter {
             .index()
             .map_err(TapeError::git("open snapshot index"))?;
         self.scan_worktree(&mut index)?;
-        index
-            .write()
-            .map_err(TapeError::git("write snapshot index"))?;
         let tree_id = index
             .write_tree()
             .map_err(TapeError::git("write snapshot tree"))?;
-        let previous = self.repo.refname_to_id(&self.head_ref()).ok();
-        if let Some(previous) = previous
-            && let Ok(commit) = self.repo.find_commit(previous)
-            && commit.tree_id() == tree_id
-        {
-            return Ok(SnapshotRef {
-                commit: previous.to_string(),
-                tree: tree_id.to_string(),
-            });
+        self.index_changed(&mut index)?;
+        let last = self.last.take();
+        if let Some(last) = last.filter(|last| last.tree == tree_id.to_string()) {
+            self.last.set(Some(last.clone()));
+            return Ok(last);
         }
         let tree = self
             .repo
@@ -116,13 +117,25 @@ impl Snapshotter {
         self.repo
             .reference(&refname, commit, true, "baton snapshot")
             .map_err(TapeError::git("write snapshot ref"))?;
-        self.repo
-            .reference(&self.head_ref(), commit, true, "baton snapshot")
-            .map_err(TapeError::git("move thread head ref"))?;
-        Ok(SnapshotRef {
+        let snapshot = SnapshotRef {
             commit: commit.to_string(),
             tree: tree_id.to_string(),
-        })
+        };
+        self.last.set(Some(snapshot.clone()));
+        Ok(snapshot)
+    }
+
+    /// Counts an in-memory change of the private index and writes it out when due.
+    fn index_changed(&self, index: &mut Index) -> Result<()> {
+        let unwritten = self.unwritten.get() + 1;
+        if unwritten < INDEX_WRITE_EVERY {
+            self.unwritten.set(unwritten);
+            return Ok(());
+        }
+        self.unwritten.set(0);
+        index
+            .write()
+            .map_err(TapeError::git("write snapshot index"))
     }
 
     /// Puts the worktree back to a snapshot: changed files rewritten, deleted ones recreated,
@@ -147,6 +160,8 @@ impl Snapshotter {
         index
             .update_all(["*"], None)
             .map_err(TapeError::git("refresh snapshot index"))?;
+        self.last.set(Some(snapshot.clone()));
+        self.unwritten.set(0);
         index
             .write()
             .map_err(TapeError::git("write snapshot index"))
@@ -254,6 +269,17 @@ impl Snapshotter {
     /// Where the private index lives.
     pub fn index_path(&self) -> &Path {
         &self.index_path
+    }
+}
+
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        if self.unwritten.get() > 0
+            && let Ok(mut index) = self.repo.index()
+        {
+            // Best effort: the index is only a cache of file stats.
+            let _ = index.write();
+        }
     }
 }
 

@@ -116,12 +116,13 @@ fn snapshot_and_restore_round_trip_without_touching_the_user() {
             .unwrap()
             .contains("/.baton/")
     );
-    assert_eq!(
-        repo.refname_to_id("refs/baton/t-snap/head")
-            .unwrap()
-            .to_string(),
-        second.commit
-    );
+    for snapshot in [&first, &second] {
+        let refname = format!("refs/baton/t-snap/snapshots/{}", snapshot.commit);
+        assert_eq!(
+            repo.refname_to_id(&refname).unwrap().to_string(),
+            snapshot.commit
+        );
+    }
 
     // A fork checks the first snapshot out beside the project.
     let fork_dir = tempfile::tempdir().unwrap();
