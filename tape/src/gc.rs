@@ -38,14 +38,14 @@ pub struct GcReport {
 
 impl Snapshotter {
     /// Drops the snapshots of `tape`'s checkpoints outside `policy`, except those of
-    /// `protected` checkpoints, the head checkpoint and the thread's head ref; then prunes.
+    /// `protected` checkpoints and the head checkpoint; then prunes.
     pub fn gc<E>(
         &self,
         tape: &Tape<E>,
         policy: &GcPolicy,
         protected: &[CheckpointId],
     ) -> Result<GcReport> {
-        let keep = self.commits_to_keep(tape, policy, protected);
+        let keep = commits_to_keep(tape, policy, protected);
         let prefix = self.snapshot_ref_prefix();
         let mut dropped = 0;
         let mut kept = 0;
@@ -85,41 +85,41 @@ impl Snapshotter {
             bytes_freed: before.saturating_sub(after),
         })
     }
+}
 
-    fn commits_to_keep<E>(
-        &self,
-        tape: &Tape<E>,
-        policy: &GcPolicy,
-        protected: &[CheckpointId],
-    ) -> HashSet<String> {
-        let with_snapshot: Vec<_> = tape
-            .checkpoints()
-            .filter(|cp| cp.snapshot.is_some())
-            .collect();
-        let at = |id: CheckpointId| {
-            tape.records()
-                .iter()
-                .find(|r| r.seq.0 == id.0)
-                .map(|r| r.at)
-        };
-        let n = with_snapshot.len();
-        let keep_all =
-            policy.keep_last.is_none() && policy.keep_age.is_none() && policy.milestones.is_none();
-        let now = chrono::Utc::now();
-        let mut keep = HashSet::new();
-        for (i, cp) in with_snapshot.iter().enumerate() {
-            let recent = policy.keep_last.is_some_and(|k| i + k >= n);
-            let young = policy.keep_age.is_some_and(|age| {
-                at(cp.id).is_some_and(|t| (now - t).to_std().is_ok_and(|elapsed| elapsed <= age))
-            });
-            let milestone = policy.milestones.is_some_and(|m| is_milestone(i, n, m));
-            let pinned = protected.contains(&cp.id) || tape.head().is_some_and(|h| h.id == cp.id);
-            if keep_all || recent || young || milestone || pinned {
-                keep.extend(cp.snapshot.as_ref().map(|s| s.commit.clone()));
-            }
+/// The snapshot commits `policy` keeps, plus those of `protected` checkpoints and the head.
+fn commits_to_keep<E>(
+    tape: &Tape<E>,
+    policy: &GcPolicy,
+    protected: &[CheckpointId],
+) -> HashSet<String> {
+    let with_snapshot: Vec<_> = tape
+        .checkpoints()
+        .filter(|cp| cp.snapshot.is_some())
+        .collect();
+    let at = |id: CheckpointId| {
+        tape.records()
+            .iter()
+            .find(|r| r.seq.0 == id.0)
+            .map(|r| r.at)
+    };
+    let n = with_snapshot.len();
+    let keep_all =
+        policy.keep_last.is_none() && policy.keep_age.is_none() && policy.milestones.is_none();
+    let now = chrono::Utc::now();
+    let mut keep = HashSet::new();
+    for (i, cp) in with_snapshot.iter().enumerate() {
+        let recent = policy.keep_last.is_some_and(|k| i + k >= n);
+        let young = policy.keep_age.is_some_and(|age| {
+            at(cp.id).is_some_and(|t| (now - t).to_std().is_ok_and(|elapsed| elapsed <= age))
+        });
+        let milestone = policy.milestones.is_some_and(|m| is_milestone(i, n, m));
+        let pinned = protected.contains(&cp.id) || tape.head().is_some_and(|h| h.id == cp.id);
+        if keep_all || recent || young || milestone || pinned {
+            keep.extend(cp.snapshot.as_ref().map(|s| s.commit.clone()));
         }
-        keep
     }
+    keep
 }
 
 /// True when position `i` of `n` is one of `m` evenly spaced milestones.
