@@ -17,9 +17,16 @@ use crate::runner::{NewThread, ThreadRunner};
 pub struct AgentLoopReport {
     pub steps: usize,
     pub tool_calls_per_step: usize,
+    /// The harness's time per step: everything but the wait for the model.
     pub harness_p50_us: f64,
     pub harness_p99_us: f64,
     pub harness_max_us: f64,
+    /// Of which the worktree snapshot (git objects and a ref written per step).
+    pub snapshot_p50_us: f64,
+    pub snapshot_p99_us: f64,
+    /// The harness's time without the snapshot: tools, tape frames and fsyncs, state delta.
+    pub harness_without_snapshot_p50_us: f64,
+    pub harness_without_snapshot_p99_us: f64,
     pub model_p50_us: f64,
     pub goal_p99_us: f64,
 }
@@ -98,19 +105,25 @@ pub async fn agent_loop(steps: u32) -> Result<AgentLoopReport, HarnessError> {
     runner.enable_timings();
     runner.run().await?;
     let timings = runner.timings();
-    let mut harness: Vec<Duration> = timings
-        .iter()
-        .map(|t| t.total.saturating_sub(t.model))
-        .collect();
-    let mut model: Vec<Duration> = timings.iter().map(|t| t.model).collect();
-    harness.sort();
-    model.sort();
+    let sorted = |part: &dyn Fn(&crate::runner::StepTiming) -> Duration| {
+        let mut samples: Vec<Duration> = timings.iter().map(part).collect();
+        samples.sort();
+        samples
+    };
+    let harness = sorted(&|t| t.total.saturating_sub(t.model));
+    let snapshot = sorted(&|t| t.snapshot);
+    let without_snapshot = sorted(&|t| t.total.saturating_sub(t.model + t.snapshot));
+    let model = sorted(&|t| t.model);
     Ok(AgentLoopReport {
         steps: harness.len(),
         tool_calls_per_step: 3,
         harness_p50_us: percentile_us(&harness, 50.0),
         harness_p99_us: percentile_us(&harness, 99.0),
         harness_max_us: percentile_us(&harness, 100.0),
+        snapshot_p50_us: percentile_us(&snapshot, 50.0),
+        snapshot_p99_us: percentile_us(&snapshot, 99.0),
+        harness_without_snapshot_p50_us: percentile_us(&without_snapshot, 50.0),
+        harness_without_snapshot_p99_us: percentile_us(&without_snapshot, 99.0),
         model_p50_us: percentile_us(&model, 50.0),
         goal_p99_us: 2000.0,
     })

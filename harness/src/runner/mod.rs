@@ -73,11 +73,13 @@ impl Recorded {
     }
 }
 
-/// Wall time of one step, and the part of it spent waiting for the model.
+/// Wall time of one step, the part of it spent waiting for the model, and the part spent
+/// taking the worktree snapshot (reported apart: it is git writing files on this disk).
 #[derive(Debug, Clone, Copy)]
 pub struct StepTiming {
     pub total: Duration,
     pub model: Duration,
+    pub snapshot: Duration,
 }
 
 /// A thread being run by this process.
@@ -97,6 +99,7 @@ pub struct ThreadRunner {
     started: Instant,
     timings: Option<Vec<StepTiming>>,
     model_time: Duration,
+    snapshot_time: Duration,
     /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
     mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
     encoder: encode::StateEncoder,
@@ -178,6 +181,7 @@ impl ThreadRunner {
             started: Instant::now(),
             timings: None,
             model_time: Duration::ZERO,
+            snapshot_time: Duration::ZERO,
             mock_results: None,
             encoder: encode::StateEncoder::default(),
         };
@@ -278,6 +282,7 @@ impl ThreadRunner {
             started: Instant::now(),
             timings: None,
             model_time: Duration::ZERO,
+            snapshot_time: Duration::ZERO,
             mock_results: None,
             encoder: encode::StateEncoder::default(),
         })
@@ -361,10 +366,12 @@ impl ThreadRunner {
     /// Records the state (and a snapshot of the worktree) as of the current step, durably.
     fn checkpoint(&mut self) -> Result<(), HarnessError> {
         failpoint("checkpoint.before_snapshot");
+        let started = Instant::now();
         let snapshot: SnapshotRef = self.snapshots.snapshot(
             StepNo(self.state.step),
             &format!("step {}", self.state.step),
         )?;
+        self.snapshot_time = started.elapsed();
         failpoint("checkpoint.before_frame");
         let step = StepNo(self.state.step);
         let tape = &mut self.tape;

@@ -16,11 +16,13 @@ impl ThreadRunner {
     pub(super) async fn step(&mut self) -> Result<(), HarnessError> {
         let started = Instant::now();
         self.model_time = Duration::ZERO;
+        self.snapshot_time = Duration::ZERO;
         self.step_inner().await?;
         if let Some(timings) = &mut self.timings {
             timings.push(StepTiming {
                 total: started.elapsed(),
                 model: self.model_time,
+                snapshot: self.snapshot_time,
             });
         }
         Ok(())
