@@ -37,6 +37,12 @@ pub const AUTO_OPTIMIZE_THRESHOLD: usize = 10_000;
 
 const LOCK_FILE: &str = "baton.lock";
 
+/// Candidates kept while walking the HNSW graph for an unfiltered search (the engine's
+/// default is its build-time ef, 100). Distance computations are most of a search's
+/// cost; on 30k clustered points ef 64 cut p50 from 0.83 to 0.62 ms at recall@5 1.0.
+/// Filtered searches keep the default: their recall is the tighter one (0.974 at 100k).
+const HNSW_EF_UNFILTERED: usize = 64;
+
 /// The embedded store. Cloning shares the shard.
 #[derive(Clone)]
 pub struct EdgeStore {
@@ -284,6 +290,7 @@ impl VectorStore for EdgeStore {
             filter: to_edge_filter(&request.filter)?,
             params: Some(SearchParams {
                 exact: request.exact,
+                hnsw_ef: request.filter.is_empty().then_some(HNSW_EF_UNFILTERED),
                 ..SearchParams::default()
             }),
             limit: request.limit,
