@@ -124,6 +124,9 @@ async fn background_index_build_keeps_search_working() {
             .await
             .unwrap();
         assert_eq!(found[0].id, probe.id);
+        // A flush during the build is deferred to its end rather than racing the engine's
+        // segment swap (whose lock the engine's flush only tries, panicking on failure).
+        store.flush().await.unwrap();
         if !store.is_optimizing() || Instant::now() > deadline {
             break;
         }
@@ -134,4 +137,7 @@ async fn background_index_build_keeps_search_working() {
         "background build did not finish in 120 s"
     );
     assert_eq!(store.count(&Filter::default()).await.unwrap(), 600);
+    drop(store);
+    let reopened = EdgeStore::open_with_threshold(dir.path(), DIM, 500).unwrap();
+    assert_eq!(reopened.count(&Filter::default()).await.unwrap(), 600);
 }

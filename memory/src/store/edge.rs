@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
@@ -55,6 +55,11 @@ struct Inner {
     shard: Arc<EdgeShard>,
     unindexed: AtomicUsize,
     optimizing: Arc<AtomicBool>,
+    /// Taken to flush and to start or end an index build. The engine's `flush` panics when
+    /// it cannot take its segment lock at once, which an index build holds while swapping
+    /// segments in, so a flush asked for during a build is deferred to the build's end
+    /// (the flag inside says one is owed).
+    flush_gate: Arc<Mutex<bool>>,
     auto_optimize_at: usize,
     // Held for the store's lifetime: our own exclusive lock, so a second process gets
     // StoreLocked before touching the WAL (whose lock error is an opaque I/O message).
@@ -134,6 +139,7 @@ impl EdgeStore {
                 shard: Arc::new(shard),
                 unindexed: AtomicUsize::new(unindexed),
                 optimizing: Arc::new(AtomicBool::new(false)),
+                flush_gate: Arc::new(Mutex::new(false)),
                 auto_optimize_at,
                 _lock: lock,
             }),
@@ -167,12 +173,16 @@ impl Inner {
         if self.unindexed.load(Ordering::Relaxed) < self.auto_optimize_at {
             return;
         }
-        if self.optimizing.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            let _gate = lock(&self.flush_gate);
+            if self.optimizing.swap(true, Ordering::AcqRel) {
+                return;
+            }
         }
         self.unindexed.store(0, Ordering::Relaxed);
         let shard = Arc::clone(&self.shard);
         let flag = Arc::clone(&self.optimizing);
+        let gate = Arc::clone(&self.flush_gate);
         let path = self.path.clone();
         let spawned = std::thread::Builder::new()
             .name("baton-memory-optimize".into())
@@ -180,13 +190,29 @@ impl Inner {
                 if let Err(e) = shard.optimize() {
                     tracing::warn!(path = %path.display(), error = %e, "background memory index build failed");
                 }
-                flag.store(false, Ordering::Release);
+                end_build(&shard, &flag, &gate);
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "could not start the background memory index build");
-            self.optimizing.store(false, Ordering::Release);
+            end_build(&self.shard, &self.optimizing, &self.flush_gate);
         }
     }
+}
+
+/// Marks an index build finished, doing the flush it deferred.
+fn end_build(shard: &EdgeShard, optimizing: &AtomicBool, gate: &Mutex<bool>) {
+    let mut owed = lock(gate);
+    if *owed {
+        shard.flush();
+        *owed = false;
+    }
+    optimizing.store(false, Ordering::Release);
+}
+
+/// The gate's lock; a panic elsewhere while holding it leaves nothing half-done.
+fn lock(gate: &Mutex<bool>) -> std::sync::MutexGuard<'_, bool> {
+    gate.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait::async_trait]
@@ -229,7 +255,14 @@ impl VectorStore for EdgeStore {
     /// are only safe from a crash once the segments are flushed.
     async fn flush(&self) -> Result<(), MemoryError> {
         self.blocking(|inner| {
-            inner.shard.flush();
+            let mut owed = lock(&inner.flush_gate);
+            if inner.optimizing.load(Ordering::Acquire) {
+                // The build flushes when it ends (see `flush_gate`).
+                *owed = true;
+            } else {
+                inner.shard.flush();
+                *owed = false;
+            }
             Ok(())
         })
         .await
@@ -355,12 +388,15 @@ impl VectorStore for EdgeStore {
     async fn optimize(&self) -> Result<(), MemoryError> {
         self.blocking(|inner| {
             // Waits out a background build rather than racing it on the same segments.
-            while inner.optimizing.swap(true, Ordering::AcqRel) {
+            while {
+                let _gate = lock(&inner.flush_gate);
+                inner.optimizing.swap(true, Ordering::AcqRel)
+            } {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             let result = inner.shard.optimize().map(|_| ()).map_err(|e| inner.err(e));
             inner.unindexed.store(0, Ordering::Relaxed);
-            inner.optimizing.store(false, Ordering::Release);
+            end_build(&inner.shard, &inner.optimizing, &inner.flush_gate);
             result
         })
         .await
