@@ -369,13 +369,14 @@ impl<'h> Differ<'h> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
 
-    fn arb_json() -> impl Strategy<Value = Value> {
+    /// Any JSON value (shared with the lazy reader's tests).
+    pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),

@@ -277,6 +277,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::delta::tests::arb_json;
     use crate::delta::{Delta, apply, diff};
 
     fn lazy_apply(base: &Value, delta: &Delta) -> Result<Value> {
@@ -291,22 +292,6 @@ mod tests {
             lazy.to_value()?
         );
         lazy.to_value()
-    }
-
-    fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-z0-9 ~/\"\\\\é]{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map("[a-d~/]{0,3}", inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
     }
 
     proptest! {
