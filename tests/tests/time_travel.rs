@@ -69,6 +69,27 @@ fn rewind_then_resume_reaches_the_same_end() {
     assert!(output.status.success(), "{}", describe(&output));
     let state = head_state(&project, "t");
     assert!(state.step <= 6, "rewound state is at step {}", state.step);
+    // `show` reads the live branch through the index: a step past the rewind shows the
+    // rewound state, with the state and file changes since the step before.
+    let show = baton(
+        root.path(),
+        &[
+            "show",
+            "t",
+            "--step",
+            "9",
+            "--diff",
+            "--project",
+            p(&project),
+        ],
+    );
+    assert!(show.status.success(), "{}", describe(&show));
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains(&format!("thread t at step {}", state.step)),
+        "{text}"
+    );
+    assert!(text.contains("state changes since step 8"), "{text}");
 
     let output = resume_t(root.path(), &project);
     assert!(output.status.success(), "{}", describe(&output));

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use baton_tape::{Body, Checkpoint, Record, StepNo, Tape, ThreadId, ThreadLock, ThreadPaths};
+use baton_tape::{
+    Body, Checkpoint, Record, StateReader, StepNo, Tape, ThreadId, ThreadLock, ThreadPaths,
+};
 use serde::Serialize;
 
 use super::ExitCode;
@@ -20,24 +22,31 @@ pub struct OpenThread {
     pub tape: Tape<Event>,
 }
 
-/// Finds a thread in the project, or in one of its forks' worktrees.
+/// Finds a thread in the project, or in one of its forks' worktrees, and reads its tape.
 pub fn open_thread(project: &Path, thread: &str) -> Result<OpenThread, HarnessError> {
-    let id = ThreadId::new(thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
-    for dir in project_dirs(project) {
-        let paths = ThreadPaths::new(&dir, &id);
-        if paths.tape.exists() {
-            let (tape, _) = Tape::<Event>::open(&paths.tape)?;
-            return Ok(OpenThread {
-                project: dir,
-                paths,
-                tape,
-            });
-        }
-    }
-    Err(HarnessError::ThreadNotFound {
-        thread: thread.to_owned(),
-        project: project.to_path_buf(),
+    let (project, paths) = locate_thread(project, thread)?;
+    let (tape, _) = Tape::<Event>::open(&paths.tape)?;
+    Ok(OpenThread {
+        project,
+        paths,
+        tape,
     })
+}
+
+/// The folder holding a thread (the project or a fork's worktree) and its files.
+pub fn locate_thread(project: &Path, thread: &str) -> Result<(PathBuf, ThreadPaths), HarnessError> {
+    let id = ThreadId::new(thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+    project_dirs(project)
+        .into_iter()
+        .map(|dir| {
+            let paths = ThreadPaths::new(&dir, &id);
+            (dir, paths)
+        })
+        .find(|(_, paths)| paths.tape.exists())
+        .ok_or_else(|| HarnessError::ThreadNotFound {
+            thread: thread.to_owned(),
+            project: project.to_path_buf(),
+        })
 }
 
 /// The project and the worktrees of its forks and replays (`.baton/forks/<thread>/`).
@@ -303,16 +312,18 @@ pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// `baton show`: reads only the index and the lines behind the two states it prints, so it
+/// costs the same at step 10 and at step 10,000.
 pub fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let thread = open_thread(&args.project, &args.thread)?;
-    let tape = &thread.tape;
-    let id = tape.resolve(StepNo(args.step))?;
-    let checkpoint = tape.checkpoint(id)?;
-    let value = tape.state_at(id)?;
+    let (project, paths) = locate_thread(&args.project, &args.thread)?;
+    let reader = StateReader::open(&paths)?;
+    let id = reader.resolve(StepNo(args.step))?;
+    let checkpoint = reader.raw_state_at(id)?;
+    let value = checkpoint.to_value()?;
     let state = ThreadState::from_value(value.clone())?;
     println!(
-        "thread {} at step {} (checkpoint {})",
-        state.thread, checkpoint.step, checkpoint.id
+        "thread {} at step {} (checkpoint {id})",
+        state.thread, checkpoint.step
     );
     println!("node        {} ({:?})", state.node, state.phase);
     println!("session     {} (turn {})", state.session, state.turn);
@@ -357,16 +368,14 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             println!("(step 0 has nothing before it)");
             return Ok(ExitCode::Ok);
         };
-        let previous_id = tape.resolve(StepNo(previous))?;
-        let before = tape.state_at(previous_id)?;
-        let delta = baton_tape::diff(&before, &value);
+        let previous_checkpoint = reader.raw_state_at(reader.resolve(StepNo(previous))?)?;
+        let delta = baton_tape::diff(&previous_checkpoint.to_value()?, &value);
         println!("\nstate changes since step {previous}:");
         println!("{}", serde_json::to_string_pretty(&delta)?);
-        let previous_checkpoint = tape.checkpoint(previous_id)?;
         if let (Some(a), Some(b)) = (&previous_checkpoint.snapshot, &checkpoint.snapshot) {
             let id =
                 ThreadId::new(&args.thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
-            let snapshots = baton_tape::Snapshotter::open(&thread.project, &id)?;
+            let snapshots = baton_tape::Snapshotter::open(&project, &id)?;
             println!("\nfile changes since step {previous}:");
             println!("{}", snapshots.diff_trees(a, b)?);
         }
