@@ -64,6 +64,8 @@ pub fn start_app(
             source,
         })?;
     tracing::info!(%url, %command, pid = child.id(), "app started");
+    // The group leader's pid is the group's id (`process_group(0)`).
+    crate::reaper::kill_when_baton_dies(crate::reaper::Orphan::Group(child.id()));
     let mut running = RunningApp {
         url,
         port,

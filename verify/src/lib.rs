@@ -9,6 +9,7 @@ mod check;
 mod error;
 mod feature_list;
 mod integrity;
+mod reaper;
 mod runner;
 mod session;
 mod verify;

@@ -107,7 +107,11 @@ pub(crate) fn launch(
         };
         Browser::new(options).map_err(|error| format!("cannot start {}: {error:#}", path.display()))
     })?;
-    launched.map_err(|detail| VerifyError::Browser { detail })
+    let browser = launched.map_err(|detail| VerifyError::Browser { detail })?;
+    if let Some(pid) = browser.get_process_id() {
+        crate::reaper::kill_when_baton_dies(crate::reaper::Orphan::Process(pid));
+    }
+    Ok(browser)
 }
 
 fn running_as_root() -> bool {
