@@ -93,10 +93,59 @@ impl Snapshotter {
             .index()
             .map_err(TapeError::git("open snapshot index"))?;
         self.scan_worktree(&mut index)?;
+        self.commit_index(&mut index, step, message)
+    }
+
+    /// Records the worktree when only `paths` (project-relative) can have changed since
+    /// this snapshotter's last snapshot: those entries are refreshed and nothing else is
+    /// looked at. The caller vouches for that; the first snapshot of a snapshotter always
+    /// scans the whole worktree.
+    pub fn snapshot_paths(
+        &self,
+        step: StepNo,
+        message: &str,
+        paths: &[impl AsRef<Path>],
+    ) -> Result<SnapshotRef> {
+        let known = self.last.take();
+        let scanned_before = known.is_some();
+        self.last.set(known);
+        if !scanned_before {
+            return self.snapshot(step, message);
+        }
+        let mut index = self
+            .repo
+            .index()
+            .map_err(TapeError::git("open snapshot index"))?;
+        for path in paths {
+            let path = path.as_ref();
+            let tracked = index.get_path(path, 0).is_some();
+            let is_file =
+                std::fs::symlink_metadata(self.workdir.join(path)).is_ok_and(|meta| !meta.is_dir());
+            // The same rules as a full scan: ignored files are left out unless tracked.
+            let ignored = !tracked
+                && self
+                    .repo
+                    .is_path_ignored(path)
+                    .map_err(TapeError::git("check ignore rules"))?;
+            if is_file && !ignored {
+                index
+                    .add_path(path)
+                    .map_err(TapeError::git("add file to snapshot"))?;
+            } else if !is_file && tracked {
+                index
+                    .remove_path(path)
+                    .map_err(TapeError::git("drop deleted file from snapshot"))?;
+            }
+        }
+        self.commit_index(&mut index, step, message)
+    }
+
+    /// Commits the private index's tree (or reuses the last snapshot when it is unchanged).
+    fn commit_index(&self, index: &mut Index, step: StepNo, message: &str) -> Result<SnapshotRef> {
         let tree_id = index
             .write_tree()
             .map_err(TapeError::git("write snapshot tree"))?;
-        self.index_changed(&mut index)?;
+        self.index_changed(index)?;
         let last = self.last.take();
         if let Some(last) = last.filter(|last| last.tree == tree_id.to_string()) {
             self.last.set(Some(last.clone()));

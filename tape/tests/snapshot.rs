@@ -205,3 +205,45 @@ fn gc_frees_dropped_snapshots_and_keeps_protected_ones() {
         "a dropped snapshot is still restorable"
     );
 }
+
+#[test]
+fn a_snapshot_of_named_paths_equals_a_full_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    user_repo(root);
+    let thread = ThreadId::new("t-paths").unwrap();
+    let incremental = Snapshotter::open(root, &thread).unwrap();
+    // The first snapshot of a snapshotter scans whatever it is told.
+    let first = incremental
+        .snapshot_paths(StepNo(1), "first", &["nothing"])
+        .unwrap();
+    let full = Snapshotter::open(root, &ThreadId::new("t-full").unwrap()).unwrap();
+    assert_eq!(first.tree, full.snapshot(StepNo(1), "first").unwrap().tree);
+
+    write(root, "a.txt", "alpha, edited\n");
+    write(root, "new/deep/d.txt", "delta\n");
+    write(root, "ignored/e.txt", "ignored\n");
+    write(root, "f.log", "ignored too\n");
+    fs::remove_file(root.join("b.txt")).unwrap();
+    let paths = [
+        "a.txt",
+        "new/deep/d.txt",
+        "ignored/e.txt",
+        "f.log",
+        "b.txt",
+        "never-existed.txt",
+    ];
+    let second = incremental
+        .snapshot_paths(StepNo(2), "second", &paths)
+        .unwrap();
+    assert_ne!(second.tree, first.tree);
+    assert_eq!(
+        second.tree,
+        full.snapshot(StepNo(2), "second").unwrap().tree
+    );
+    // Nothing named, nothing changed: the last snapshot is reused.
+    let third = incremental
+        .snapshot_paths(StepNo(3), "third", &[] as &[&str])
+        .unwrap();
+    assert_eq!(third, second);
+}

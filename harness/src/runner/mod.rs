@@ -103,6 +103,10 @@ pub struct ThreadRunner {
     /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
     mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
     encoder: encode::StateEncoder,
+    /// What the current step's tools may have changed, for its snapshot.
+    touched: step::Touched,
+    /// Snapshots taken from touched paths since the last full worktree scan.
+    partial_snapshots: u32,
 }
 
 /// What a new thread starts from.
@@ -184,6 +188,8 @@ impl ThreadRunner {
             snapshot_time: Duration::ZERO,
             mock_results: None,
             encoder: encode::StateEncoder::default(),
+            touched: step::Touched::default(),
+            partial_snapshots: 0,
         };
         runner.checkpoint()?;
         Ok(runner)
@@ -285,6 +291,8 @@ impl ThreadRunner {
             snapshot_time: Duration::ZERO,
             mock_results: None,
             encoder: encode::StateEncoder::default(),
+            touched: step::Touched::default(),
+            partial_snapshots: 0,
         })
     }
 
@@ -364,16 +372,31 @@ impl ThreadRunner {
     }
 
     /// Records the state (and a snapshot of the worktree) as of the current step, durably.
+    /// Checkpoints with a snapshot of the whole worktree (session starts and ends, where
+    /// the harness itself writes files).
     fn checkpoint(&mut self) -> Result<(), HarnessError> {
+        self.touched = step::Touched::Anything;
+        self.checkpoint_step()
+    }
+
+    /// Checkpoints the end of an agent step: its snapshot covers the paths its tools named
+    /// when they all did, the whole worktree otherwise.
+    fn checkpoint_step(&mut self) -> Result<(), HarnessError> {
         failpoint("checkpoint.before_snapshot");
         let started = Instant::now();
-        let snapshot: SnapshotRef = self.snapshots.snapshot(
-            StepNo(self.state.step),
-            &format!("step {}", self.state.step),
-        )?;
+        let (step, message) = (StepNo(self.state.step), format!("step {}", self.state.step));
+        let snapshot: SnapshotRef = match std::mem::take(&mut self.touched) {
+            step::Touched::Paths(paths) if self.partial_snapshots < FULL_SCAN_EVERY => {
+                self.partial_snapshots += 1;
+                self.snapshots.snapshot_paths(step, &message, &paths)?
+            }
+            step::Touched::Paths(_) | step::Touched::Anything => {
+                self.partial_snapshots = 0;
+                self.snapshots.snapshot(step, &message)?
+            }
+        };
         self.snapshot_time = started.elapsed();
         failpoint("checkpoint.before_frame");
-        let step = StepNo(self.state.step);
         let tape = &mut self.tape;
         self.encoder.with_value(&mut self.state, |value| {
             tape.checkpoint(step, value, Some(snapshot))
@@ -387,6 +410,11 @@ impl ThreadRunner {
         Ok(())
     }
 }
+
+/// A step whose tools named every file they wrote is snapshotted from those paths alone;
+/// every this-many such steps the whole worktree is scanned anyway, so what changed behind
+/// the tools' backs (a dev server writing its data file) is not missed for long.
+const FULL_SCAN_EVERY: u32 = 16;
 
 /// How threads store their state: the conversation only grows within a session, so the
 /// tape diffs it in time proportional to what was appended.

@@ -11,6 +11,41 @@ use crate::events::{Event, SessionEnd};
 use crate::failpoint::failpoint;
 use crate::feature_guard::GuardVerdict;
 
+/// Tools that report every file they write in `touched` (the others, bash and the browser
+/// among them, may change anything, directly or through the app they drive).
+const TOOLS_THAT_NAME_THEIR_WRITES: [&str; 6] = [
+    "read_file",
+    "write_file",
+    "edit_file",
+    "glob",
+    "grep",
+    "recall",
+];
+
+/// What a step's tool calls may have changed in the worktree.
+#[derive(Debug, Default)]
+pub(super) enum Touched {
+    /// Unknown: the snapshot scans the whole worktree.
+    #[default]
+    Anything,
+    /// Only these project-relative paths.
+    Paths(Vec<String>),
+}
+
+impl Touched {
+    fn note(&mut self, tool: &str, output: &baton_tools::ToolOutput) {
+        match self {
+            Self::Paths(paths)
+                if TOOLS_THAT_NAME_THEIR_WRITES.contains(&tool)
+                    && !output.may_have_touched_anything =>
+            {
+                paths.extend(output.touched.iter().cloned());
+            }
+            _ => *self = Self::Anything,
+        }
+    }
+}
+
 impl ThreadRunner {
     /// Takes one step of the current session, timing the harness's share when asked to.
     pub(super) async fn step(&mut self) -> Result<(), HarnessError> {
@@ -63,6 +98,7 @@ impl ThreadRunner {
             let summary = response.message.content.clone();
             return self.finish_session(SessionEnd::Finished, summary).await;
         }
+        self.touched = Touched::Paths(Vec::new());
         let mut loop_end = None;
         for call in &response.message.tool_calls {
             if loop_end.is_some() {
@@ -91,7 +127,7 @@ impl ThreadRunner {
                 .finish_session(SessionEnd::TurnLimit { turns: max_turns }, None)
                 .await;
         }
-        self.checkpoint()
+        self.checkpoint_step()
     }
 
     /// Asks the live model. A failure that retries did not cure ends the run with the error
@@ -159,6 +195,7 @@ impl ThreadRunner {
             }
         };
         failpoint("tool.after");
+        self.touched.note(&call.name, &output);
         if output.may_have_touched_anything
             || output
                 .touched
