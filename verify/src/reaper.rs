@@ -71,6 +71,7 @@ mod tests {
             .arg("-c")
             .arg(script)
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .unwrap();
@@ -81,9 +82,18 @@ mod tests {
         )
         .unwrap();
         let child: u32 = line.trim().parse().unwrap();
+        // `setsid` runs in the background: wait until the group exists (a watcher gives up on
+        // a target that is not there, as it should).
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while nix::unistd::getpgid(Some(pid)).ok() != Some(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         watcher(owner.id(), Orphan::Group(child)).status().unwrap();
         assert!(alive(child));
-        owner.kill().unwrap();
+        // The owner's whole group (its own `sleep` too), as a `kill -9` of baton leaves it.
+        let group = nix::unistd::Pid::from_raw(i32::try_from(owner.id()).unwrap());
+        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
         owner.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while alive(child) && Instant::now() < deadline {
