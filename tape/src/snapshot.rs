@@ -9,7 +9,7 @@
 //! written to disk every [`INDEX_WRITE_EVERY`] snapshots and when the snapshotter is
 //! dropped; after a crash the stale stat cache only means some files are hashed again.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,7 @@ pub struct Snapshotter {
     index_path: PathBuf,
     workdir: PathBuf,
     /// The last snapshot taken by this snapshotter: an unchanged tree reuses it.
-    last: Cell<Option<SnapshotRef>>,
+    last: RefCell<Option<SnapshotRef>>,
     /// Snapshots since the private index was last written to disk.
     unwritten: Cell<u32>,
 }
@@ -77,7 +77,7 @@ impl Snapshotter {
             thread: thread.clone(),
             index_path: paths.snapshot_index,
             workdir,
-            last: Cell::new(None),
+            last: RefCell::new(None),
             unwritten: Cell::new(0),
         })
     }
@@ -106,10 +106,7 @@ impl Snapshotter {
         message: &str,
         paths: &[impl AsRef<Path>],
     ) -> Result<SnapshotRef> {
-        let known = self.last.take();
-        let scanned_before = known.is_some();
-        self.last.set(known);
-        if !scanned_before {
+        if self.last.borrow().is_none() {
             return self.snapshot(step, message);
         }
         let mut index = self
@@ -146,10 +143,10 @@ impl Snapshotter {
             .write_tree()
             .map_err(TapeError::git("write snapshot tree"))?;
         self.index_changed(index)?;
-        let last = self.last.take();
-        if let Some(last) = last.filter(|last| last.tree == tree_id.to_string()) {
-            self.last.set(Some(last.clone()));
-            return Ok(last);
+        if let Some(last) = self.last.borrow().as_ref()
+            && last.tree == tree_id.to_string()
+        {
+            return Ok(last.clone());
         }
         let tree = self
             .repo
@@ -170,7 +167,7 @@ impl Snapshotter {
             commit: commit.to_string(),
             tree: tree_id.to_string(),
         };
-        self.last.set(Some(snapshot.clone()));
+        *self.last.borrow_mut() = Some(snapshot.clone());
         Ok(snapshot)
     }
 
@@ -209,7 +206,7 @@ impl Snapshotter {
         index
             .update_all(["*"], None)
             .map_err(TapeError::git("refresh snapshot index"))?;
-        self.last.set(Some(snapshot.clone()));
+        *self.last.borrow_mut() = Some(snapshot.clone());
         self.unwritten.set(0);
         index
             .write()
