@@ -48,6 +48,20 @@ pub fn baton(cwd: &Path, args: &[&str]) -> Output {
         .expect("run baton")
 }
 
+/// `baton run PROJECT --script SCRIPT --thread THREAD` followed by `extra` flags, in `cwd`.
+pub fn baton_run(
+    cwd: &Path,
+    project: &Path,
+    script: &Path,
+    thread: &str,
+    extra: &[&str],
+) -> Output {
+    let (project, script) = (project.to_str().unwrap(), script.to_str().unwrap());
+    let mut args = vec!["run", project, "--script", script, "--thread", thread];
+    args.extend_from_slice(extra);
+    baton(cwd, &args)
+}
+
 /// Like `baton`, with extra environment variables.
 pub fn baton_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(baton_bin());

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use baton::events::{Event, SessionEnd};
-use baton_tests::{baton, describe, tape, write_script};
+use baton_tests::{baton, baton_run, describe, tape, write_script};
 use serde_json::{Value, json};
 
 const LIST: &str = r#"{"features": [
@@ -30,20 +30,12 @@ fn setup(sessions: &[Value]) -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn run(root: &Path, project: &Path, script: &Path, max_sessions: &str) -> std::process::Output {
-    baton(
+    baton_run(
         root,
-        &[
-            "run",
-            project.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-            "--thread",
-            "t",
-            "--max-sessions",
-            max_sessions,
-            "--no-memory",
-            "--no-verify",
-        ],
+        project,
+        script,
+        "t",
+        &["--max-sessions", max_sessions, "--no-memory", "--no-verify"],
     )
 }
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use baton::events::Event;
-use baton_tests::{baton, describe, feature_list, head_state, tape, write_script};
+use baton_tests::{baton_run, describe, feature_list, head_state, tape, write_script};
 use serde_json::json;
 
 const LIST: &str = r##"{"app": {"start": "bash init.sh", "url": "http://127.0.0.1:{port}/"},
@@ -65,18 +65,7 @@ fn a_broken_feature_is_caught_before_the_next_session() {
                 {"content": "greeting: restored the Hello paragraph next to Goodbye."}]}
         ]}),
     );
-    let output = baton(
-        root.path(),
-        &[
-            "run",
-            project.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-            "--thread",
-            "r",
-            "--no-memory",
-        ],
-    );
+    let output = baton_run(root.path(), &project, &script, "r", &["--no-memory"]);
     assert!(output.status.success(), "{}", describe(&output));
 
     let events: Vec<Event> = tape(&project, "r")

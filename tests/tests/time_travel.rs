@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use baton_tests::{
-    baton, baton_bin, commit_trees, describe, examples_dir, feature_list, head_state,
+    baton, baton_bin, baton_run, commit_trees, describe, examples_dir, feature_list, head_state,
     project_from_example,
 };
 
@@ -19,18 +19,7 @@ fn script() -> PathBuf {
 /// A finished counter-app thread `t` (no memory: these tests are about the tape).
 fn finished_thread(root: &Path) -> PathBuf {
     let project = project_from_example(root, "counter-app");
-    let output = baton(
-        root,
-        &[
-            "run",
-            project.to_str().unwrap(),
-            "--script",
-            script().to_str().unwrap(),
-            "--thread",
-            "t",
-            "--no-memory",
-        ],
-    );
+    let output = baton_run(root, &project, &script(), "t", &["--no-memory"]);
     assert!(output.status.success(), "{}", describe(&output));
     project
 }

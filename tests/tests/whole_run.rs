@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use baton_tests::{
-    baton, commit_subjects, describe, examples_dir, feature_list, head_state, project_from_example,
+    baton_run, commit_subjects, describe, examples_dir, feature_list, head_state,
+    project_from_example,
 };
 
 #[test]
@@ -11,17 +12,7 @@ fn a_three_feature_project_runs_to_done() {
     let root = tempfile::tempdir().unwrap();
     let project = project_from_example(root.path(), "counter-app");
     let script = examples_dir().join("counter-app").join("script.json");
-    let output = baton(
-        root.path(),
-        &[
-            "run",
-            project.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-            "--thread",
-            "counter",
-        ],
-    );
+    let output = baton_run(root.path(), &project, &script, "counter", &[]);
     assert!(output.status.success(), "{}", describe(&output));
 
     let list = feature_list(&project);
