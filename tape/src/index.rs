@@ -16,11 +16,9 @@ use serde_json::Value;
 use crate::delta::apply_measured;
 use crate::error::{Result, TapeError};
 use crate::ids::{CheckpointId, StepNo};
-use crate::lazy::RawState;
+use crate::lazy::{RawCheckpoint, RawState};
 use crate::paths::{ThreadPaths, open_private};
-use crate::record::{
-    Body, Kind, RawCheckpoint, Record, RecordHead, SnapshotRef, StateBlob, TapeHeader,
-};
+use crate::record::{Body, Kind, Record, RecordHead, SnapshotRef, StateBlob, TapeHeader};
 use crate::tape::{At, Tape, parse_header};
 
 const INDEX_MAGIC: &str = "baton-index 1";
@@ -213,18 +211,24 @@ impl TapeIndex {
         let chain = self.chain(id)?;
         let start = chain.iter().map(|e| e.offset).min().unwrap_or(0);
         let end = chain.iter().map(|e| e.offset + e.len).max().unwrap_or(0);
-        let mut buf = vec![0; (end - start) as usize];
+        // Read into spare capacity: zeroing megabytes first would cost as much as the read.
+        let mut buf = Vec::with_capacity((end - start) as usize);
         let mut file = File::open(tape).map_err(TapeError::io("open tape", tape))?;
         file.seek(SeekFrom::Start(start))
             .map_err(TapeError::io("seek tape", tape))?;
-        file.read_exact(&mut buf)
+        file.take(end - start)
+            .read_to_end(&mut buf)
             .map_err(TapeError::io("read tape", tape))?;
-        Ok(ChainLines {
+        let lines = ChainLines {
             tape: tape.to_path_buf(),
             chain,
             buf,
             start,
-        })
+        };
+        if lines.buf.len() as u64 != end - start {
+            return Err(lines.not_there());
+        }
+        Ok(lines)
     }
 
     /// Reads the state at checkpoint `id` from the tape, parsing only its chain's lines.
@@ -257,30 +261,37 @@ impl TapeIndex {
 
     /// The same state read lazily: subtrees no delta touches stay JSON text.
     pub fn load_raw_state(&self, tape: &Path, id: CheckpointId) -> Result<RawState> {
-        let lines = self.read_chain(tape, id)?;
+        let mut lines = self.read_chain(tape, id)?;
+        // The raw parts of the state are spans of this text: validated once, never copied.
+        let text =
+            String::from_utf8(std::mem::take(&mut lines.buf)).map_err(|_| lines.not_there())?;
         let mut state = None;
         let mut snapshot = None;
-        for (entry, line) in lines.full_first() {
-            let cp: RawCheckpoint = serde_json::from_slice(line).map_err(|_| lines.not_there())?;
-            if cp.seq.0 != entry.seq || cp.t != Kind::Checkpoint {
-                return Err(lines.not_there());
-            }
+        for entry in lines.chain.iter().rev() {
+            let from = (entry.offset - lines.start) as usize;
+            let cp = text
+                .get(from..from + entry.len as usize)
+                .and_then(|line| RawCheckpoint::parse(&text, line).ok())
+                .filter(|cp| cp.seq.0 == entry.seq && cp.t == Kind::Checkpoint)
+                .ok_or_else(|| lines.not_there())?;
             match (cp.full, cp.d, entry.kind, &mut state) {
                 (Some(full), None, EntryKind::Full, _) => state = Some(full),
                 (None, Some(ops), EntryKind::Delta, Some(state)) => {
                     for op in ops {
-                        state.apply(op)?;
+                        state.apply(&text, op)?;
                     }
                 }
                 _ => return Err(lines.not_there()),
             }
             snapshot = cp.snap;
         }
-        Ok(RawState {
-            state: state.ok_or_else(|| lines.not_there())?,
+        let state = state.ok_or_else(|| lines.not_there())?;
+        Ok(RawState::new(
+            text,
+            state,
             snapshot,
-            step: StepNo(lines.chain[0].step),
-        })
+            StepNo(lines.chain[0].step),
+        ))
     }
 
     /// Loads the index file of `paths`, checking it against the tape; rebuilds it (and

@@ -188,29 +188,6 @@ pub(crate) struct RecordHead {
     pub to: Option<CheckpointId>,
 }
 
-/// A checkpoint line read for a lazy state: values stay JSON text.
-#[derive(Deserialize)]
-pub(crate) struct RawCheckpoint {
-    pub seq: Seq,
-    pub t: Kind,
-    #[serde(default, deserialize_with = "opened")]
-    pub full: Option<crate::lazy::Lazy>,
-    #[serde(default)]
-    pub d: Option<Vec<crate::lazy::RawOp>>,
-    #[serde(default)]
-    pub snap: Option<SnapshotRef>,
-}
-
-/// A full state parsed lazily (see [`crate::lazy::Opened`]).
-fn opened<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::lazy::Lazy>, D::Error> {
-    use serde::de::DeserializeSeed;
-    crate::lazy::Opened {
-        depth: crate::lazy::OPEN_DEPTH,
-    }
-    .deserialize(d)
-    .map(Some)
-}
-
 /// A field that is present is `Some`, even when its value is JSON `null`.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
