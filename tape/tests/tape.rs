@@ -265,53 +265,71 @@ fn rewind_keeps_the_abandoned_branch_and_follows_the_live_one() {
     assert_eq!(resumed.writer.head().unwrap().checkpoint, alt_id);
 }
 
+/// The state at `step` read through a freshly opened reader (which checks or rebuilds the index).
+fn read_at(paths: &ThreadPaths, step: u64) -> Value {
+    StateReader::open(paths)
+        .unwrap()
+        .state_at(StepNo(step))
+        .unwrap()
+}
+
 #[test]
 fn index_is_rebuilt_when_missing_stale_or_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let (paths, mut writer) = new_thread(dir.path());
     write_steps(&mut writer, 1..=30);
     drop(writer);
-    let original = fs::read_to_string(&paths.index).unwrap();
+    let original = fs::read(&paths.index).unwrap();
+    let header_len = original.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert!(original.starts_with(b"baton-index 2 "));
+    let entry_len = (original.len() - header_len) / 30;
+    assert_eq!(header_len + 30 * entry_len, original.len());
+    let entries = |n: usize| original[..header_len + n * entry_len].to_vec();
 
     fs::remove_file(&paths.index).unwrap();
-    assert_eq!(
-        StateReader::open(&paths)
-            .unwrap()
-            .state_at(StepNo(17))
-            .unwrap(),
-        state(17, false)
-    );
-    assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
+    assert_eq!(read_at(&paths, 17), state(17, false));
+    assert_eq!(fs::read(&paths.index).unwrap(), original);
 
     // Stale: the last entries are missing (a crash between the tape's fsync and the index write).
-    let cut: Vec<&str> = original.lines().take(20).collect();
-    fs::write(&paths.index, cut.join("\n") + "\n").unwrap();
-    assert_eq!(
-        StateReader::open(&paths)
-            .unwrap()
-            .state_at(StepNo(30))
-            .unwrap(),
-        state(30, true)
-    );
-    assert_eq!(fs::read_to_string(&paths.index).unwrap(), original);
+    fs::write(&paths.index, entries(20)).unwrap();
+    assert_eq!(read_at(&paths, 30), state(30, true));
+    assert_eq!(fs::read(&paths.index).unwrap(), original);
 
-    // Corrupt: offsets pointing nowhere.
-    fs::write(&paths.index, original.replace(" 1 ", " 999999 ")).unwrap();
+    // Torn: a crash in the middle of appending an entry.
+    let mut torn = entries(20);
+    torn.extend_from_slice(&original[torn.len()..torn.len() + 7]);
+    fs::write(&paths.index, &torn).unwrap();
+    assert_eq!(read_at(&paths, 30), state(30, true));
+    assert_eq!(fs::read(&paths.index).unwrap(), original);
+
+    // Corrupt: an offset pointing past the tape, zeros where entries were (a power loss
+    // before the file's blocks were written), garbage, and an index of another format.
+    let mut far = original.clone();
+    // Entry 2's offset: after its kind byte, seq and step.
+    let offset = header_len + entry_len + 17;
+    far[offset..offset + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut zeros = original.clone();
+    zeros[header_len + 25 * entry_len..].fill(0);
+    let created = String::from_utf8(original[14..header_len - 1].to_vec()).unwrap();
+    let version_1 = format!("baton-index 1 {created}\nF 2 1 200 100 -\n").into_bytes();
+    for bad in [far, zeros, b"garbage".to_vec(), version_1] {
+        fs::write(&paths.index, &bad).unwrap();
+        assert_eq!(read_at(&paths, 9), state(9, true));
+        assert_eq!(fs::read(&paths.index).unwrap(), original);
+    }
+
+    // A writer resumed over a torn index appends after whole entries only.
+    fs::write(&paths.index, &torn).unwrap();
+    let mut resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default())
+        .unwrap()
+        .writer;
+    write_steps(&mut resumed, 31..=32);
+    drop(resumed);
     assert_eq!(
-        StateReader::open(&paths)
-            .unwrap()
-            .state_at(StepNo(9))
-            .unwrap(),
-        state(9, true)
+        fs::read(&paths.index).unwrap().len(),
+        original.len() + 2 * entry_len
     );
-    fs::write(&paths.index, "garbage").unwrap();
-    assert_eq!(
-        StateReader::open(&paths)
-            .unwrap()
-            .state_at(StepNo(9))
-            .unwrap(),
-        state(9, true)
-    );
+    assert_eq!(read_at(&paths, 32), state(32, false));
 }
 
 #[test]
