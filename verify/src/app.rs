@@ -4,9 +4,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -48,7 +47,8 @@ pub fn start_app(
     let log_for_stderr = log
         .try_clone()
         .map_err(|source| VerifyError::write(log_path, source))?;
-    let child = Command::new("bash")
+    // In a process group of its own (the guard leads it), which dies with baton.
+    let child = crate::reaper::guarded("bash")?
         .arg("-c")
         .arg(&command)
         .current_dir(project_dir)
@@ -56,7 +56,6 @@ pub fn start_app(
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_for_stderr)
-        .process_group(0)
         .spawn()
         .map_err(|source| VerifyError::AppSpawn {
             command: command.clone(),
@@ -64,8 +63,6 @@ pub fn start_app(
             source,
         })?;
     tracing::info!(%url, %command, pid = child.id(), "app started");
-    // The group leader's pid is the group's id (`process_group(0)`).
-    crate::reaper::kill_when_baton_dies(crate::reaper::Orphan::Group(child.id()));
     let mut running = RunningApp {
         url,
         port,

@@ -113,6 +113,24 @@ pub enum VerifyError {
         detail: String,
     },
 
+    /// The launcher script through which Chromium starts (so that it dies with baton) could
+    /// not be written.
+    #[error(
+        "cannot prepare Chromium's launcher in {dir}: {detail}. baton starts Chromium through a small script in a private temporary directory so that Chromium dies with baton; set TMPDIR to a writable directory where files may be executed (not mounted noexec)"
+    )]
+    ChromiumLauncher {
+        /// The directory the launcher's own directory was to be created in.
+        dir: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+
+    /// `setsid`, which the guards of Chromium and the app need, is not on `$PATH`.
+    #[error(
+        "`setsid` not found on $PATH; baton runs Chromium and the app through it so that they die with baton. Install util-linux (`apt-get install -y util-linux`) or add its directory to PATH"
+    )]
+    SetsidMissing,
+
     /// A browser action did not finish within its timeout.
     #[error("{action} did not finish within {timeout_ms} ms")]
     Timeout {

@@ -1,104 +1,414 @@
 //! Processes baton starts (Chromium, the app under test) must not outlive it. A normal exit
 //! stops them through their guards' `Drop`, but a `kill -9` or a crash runs no destructor,
-//! and every killed run would leave a browser and a server behind. So each such child gets
-//! a watcher: a detached `sh` loop that checks once a second whether baton and the child
-//! are alive, kills the child when baton is gone, and ends by itself as soon as the child
-//! ends first.
+//! and every killed run would leave a browser and a server behind.
+//!
+//! So each such child starts as a guard: a few lines of `sh` that lead the child's own
+//! process group, start a watcher of that group, and only then `exec` the real program (same
+//! pid, same group). There is no instant at which the child runs unwatched, however early
+//! baton is killed: if baton is already gone when the watcher starts, it kills the group at
+//! once. The watcher is a detached `sh` loop in a session of its own, so that a signal to
+//! baton's group or to the child's does not take it down and it never counts itself as part
+//! of the group it watches. Once a second it checks that baton and the group are alive; when
+//! baton is gone it kills the whole group (Chromium's zygotes and renderers, whatever the
+//! app forked), and it ends by itself once the group is gone.
+//!
+//! The app is spawned as `sh -c GUARD` directly. headless_chrome only takes a binary path,
+//! so Chromium is spawned through a launcher script in a private temporary directory, which
+//! first moves into a session of its own with `setsid` (headless_chrome spawns it inside
+//! baton's group) and then runs the guard. For a killed baton the watcher also removes what
+//! baton would have: the launcher's directory and Chromium's temporary profile (6 MB each).
+//!
+//! Every guarded process carries `BATON_OWNER_PID` in its environment, which names the baton
+//! process it belongs to (`grep -l BATON_OWNER_PID=N /proc/*/environ`).
 
-use std::process::{Command, Stdio};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// What a watcher kills when baton is gone.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Orphan {
-    /// One process (Chromium's browser process; its renderers exit with it).
-    Process(u32),
-    /// A whole process group (the app's start command and whatever it forked).
-    Group(u32),
+use nix::sys::statvfs::{FsFlags, statvfs};
+
+use crate::error::VerifyError;
+
+/// Names the baton process a guarded child belongs to, for the guard and for people.
+const OWNER_ENV: &str = "BATON_OWNER_PID";
+
+/// Run as `sh -c GUARD baton-guard SETSID N LEFTOVER... PROGRAM ARGS...` by the leader of
+/// a process group, with the owner's pid in `BATON_OWNER_PID`. The N leftovers are what the
+/// owner would have removed after the program (a temporary profile, say): the watcher
+/// removes them once it has killed the group for a dead owner.
+///
+/// `kill -0 -N` / `kill -9 -N` address process group N in every POSIX sh (dash's `kill` has
+/// no `--`). The watcher is started through a subshell that exits at once, so it is adopted
+/// by init and the program (which takes over this pid) never has a zombie of it. The watcher
+/// gets the program's arguments too (sh cannot pass on only the first N) and ignores them.
+const GUARD: &str = r#"setsid=$1 n=$2; shift 2
+case $BATON_OWNER_PID in ''|*[!0-9]*) echo "baton-guard: BATON_OWNER_PID is not a pid: '$BATON_OWNER_PID'" >&2; exit 125;; esac
+( "$setsid" /bin/sh -c '
+group=$1 n=$2; shift 2
+while kill -0 "$BATON_OWNER_PID" && kill -0 "-$group"; do sleep 1; done 2>/dev/null
+kill -0 "$BATON_OWNER_PID" 2>/dev/null && exit
+kill -9 "-$group" 2>/dev/null
+# Killed processes finish dying before their files go.
+[ "$n" -gt 0 ] && sleep 1
+while [ "$n" -gt 0 ]; do [ -n "$1" ] && rm -rf -- "$1"; shift; n=$((n - 1)); done
+' baton-watch "$$" "$n" "$@" </dev/null >/dev/null 2>&1 & )
+shift "$n"
+exec "$@""#;
+
+/// A command that runs `program` in a process group of its own that dies with baton.
+/// Add `program`'s arguments with `arg`/`args`.
+pub(crate) fn guarded(program: impl AsRef<OsStr>) -> Result<Command, VerifyError> {
+    let setsid = find_setsid()?;
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(GUARD)
+        .arg("baton-guard")
+        .arg(setsid)
+        .arg("0")
+        .arg(program)
+        .envs(owner_env())
+        // The guard watches the group it leads.
+        .process_group(0);
+    Ok(command)
 }
 
-/// Starts a watcher for `orphan`. Failing to start one is logged, not fatal: the child
-/// still stops on every exit that runs destructors.
-pub(crate) fn kill_when_baton_dies(orphan: Orphan) {
-    if let Err(error) = watcher(std::process::id(), orphan).status() {
-        tracing::warn!(%error, ?orphan, "could not start the watcher that stops this child if baton is killed");
+/// The environment a guarded child needs (headless_chrome's `process_envs`).
+pub(crate) fn owner_env() -> HashMap<String, String> {
+    HashMap::from([(OWNER_ENV.to_owned(), std::process::id().to_string())])
+}
+
+/// A launcher script for one Chromium launch: headless_chrome runs it in place of Chromium,
+/// with `owner_env()` set. It lives in a private temporary directory removed on drop; keep
+/// it until `Browser::new` has returned (headless_chrome may relaunch on a taken port).
+#[derive(Debug)]
+pub(crate) struct ChromiumLauncher {
+    _dir: tempfile::TempDir,
+    script: PathBuf,
+}
+
+impl ChromiumLauncher {
+    /// A launcher for `chromium` in `$TMPDIR` (or `/tmp`).
+    pub(crate) fn create(chromium: &Path) -> Result<Self, VerifyError> {
+        Self::create_in(&std::env::temp_dir(), chromium)
+    }
+
+    fn create_in(parent: &Path, chromium: &Path) -> Result<Self, VerifyError> {
+        let setsid = find_setsid()?;
+        let failed = |detail: String| VerifyError::ChromiumLauncher {
+            dir: parent.to_path_buf(),
+            detail,
+        };
+        // A script on a noexec mount would make every launch fail with a bare EACCES.
+        let flags = statvfs(parent).map_err(|error| failed(error.to_string()))?;
+        if flags.flags().contains(FsFlags::ST_NOEXEC) {
+            return Err(failed("it is mounted noexec".to_owned()));
+        }
+        // Private, so that no one else can swap the script baton is about to run.
+        let dir = tempfile::Builder::new()
+            .prefix("baton-chromium-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(parent)
+            .map_err(|error| failed(error.to_string()))?;
+        let script = dir.path().join("chromium");
+        // The profile is headless_chrome's temporary one (never a user's: only that name
+        // is passed on for removal).
+        let mut text = b"#!/bin/sh
+# Written by baton (verify/src/reaper.rs): starts Chromium in a session of its own, watched
+# so that it dies with baton; if baton is killed, the watcher also removes this directory
+# and Chromium's temporary profile.
+profile=
+for arg; do
+  case $arg in --user-data-dir=*/rust-headless-chrome-profile*) profile=${arg#--user-data-dir=};; esac
+done
+exec "
+            .to_vec();
+        for word in [
+            setsid.as_os_str(),
+            OsStr::new("/bin/sh"),
+            OsStr::new("-c"),
+            OsStr::new(GUARD),
+            OsStr::new("baton-guard"),
+            setsid.as_os_str(),
+            OsStr::new("2"),
+            dir.path().as_os_str(),
+        ] {
+            text.extend(sh_quote(word.as_bytes()));
+            text.push(b' ');
+        }
+        text.extend(b"\"$profile\" ");
+        text.extend(sh_quote(chromium.as_os_str().as_bytes()));
+        text.extend(b" \"$@\"\n");
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&script)
+            .and_then(|mut file| file.write_all(&text))
+            .map_err(|error| failed(format!("{}: {error}", script.display())))?;
+        Ok(Self { _dir: dir, script })
+    }
+
+    /// The path to give headless_chrome as Chromium's.
+    pub(crate) fn path(&self) -> &Path {
+        &self.script
     }
 }
 
-/// The command that starts a watcher of `orphan` on behalf of process `owner`. The outer
-/// shell starts the loop in the background and exits at once, so the loop is adopted by
-/// init and the owner keeps no zombie per watcher.
-fn watcher(owner: u32, orphan: Orphan) -> Command {
-    // `kill -0 -N` and `kill -9 -N` address process group N in every POSIX sh (dash has no `--`).
-    let target = match orphan {
-        Orphan::Process(pid) => pid.to_string(),
-        Orphan::Group(group) => format!("-{group}"),
-    };
-    let watch = format!(
-        "while kill -0 {owner} && kill -0 {target}; do sleep 1; done 2>/dev/null; \
-         kill -0 {owner} 2>/dev/null || kill -9 {target} 2>/dev/null"
-    );
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!("({watch}) </dev/null >/dev/null 2>&1 &"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    command
+/// `word` as one single-quoted sh word.
+fn sh_quote(word: &[u8]) -> Vec<u8> {
+    let mut quoted = vec![b'\''];
+    for &byte in word {
+        if byte == b'\'' {
+            quoted.extend(b"'\\''");
+        } else {
+            quoted.push(byte);
+        }
+    }
+    quoted.push(b'\'');
+    quoted
+}
+
+/// util-linux's `setsid`, looked up once per guard so that a missing one fails here with
+/// the fix, not later as a child that exits 127 before Chromium prints its address.
+fn find_setsid() -> Result<PathBuf, VerifyError> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("setsid"))
+        .find(|path| {
+            path.metadata()
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or(VerifyError::SetsidMissing)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::process::CommandExt;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Stdio};
     use std::time::{Duration, Instant};
 
     use super::*;
 
     fn alive(pid: u32) -> bool {
-        std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ")
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    }
+
+    /// Live processes whose environment names `owner` as their baton.
+    fn owned_by(owner: u32) -> Vec<u32> {
+        let needle = format!("{OWNER_ENV}={owner}\0");
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| {
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                    environ
+                        .windows(needle.len())
+                        .any(|window| window == needle.as_bytes())
+                })
+            })
+            .filter(|&pid| alive(pid))
+            .collect()
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A stand-in for baton: a process whose death the guard watches.
+    fn owner() -> Child {
+        Command::new("sleep").arg("300").spawn().unwrap()
+    }
+
+    /// `guarded`, but owned by `owner` instead of this test process.
+    fn guarded_for(owner: &Child, script: &str) -> Child {
+        guarded("/bin/sh")
+            .unwrap()
+            .arg("-c")
+            .arg(script)
+            .env(OWNER_ENV, owner.id().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn first_line(child: &mut Child) -> String {
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().to_owned()
     }
 
     #[test]
-    fn a_child_outlives_a_killed_owner_by_at_most_a_few_seconds() {
-        // The owner is a separate `sh` standing in for baton; it starts a long sleep in its own
-        // process group and a watcher for it, then is killed with SIGKILL.
-        // `setsid` gives the sleep a process group of its own, as `start_app` does.
-        let script = "setsid sleep 300 & echo $!; sleep 300";
-        let mut owner = Command::new("sh")
+    fn a_guarded_group_dies_with_its_owner() {
+        let mut owner = owner();
+        // The program forks: its background sleep must die too, not only the group leader.
+        let mut child = guarded_for(&owner, "sleep 300 & echo $!; wait");
+        let forked: u32 = first_line(&mut child).parse().unwrap();
+        assert!(alive(child.id()) && alive(forked));
+        // The leader, its fork and the watcher: what `owned_by` finds is what must go.
+        assert!(
+            owned_by(owner.id()).len() >= 3,
+            "{:?}",
+            owned_by(owner.id())
+        );
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        wait_until("the leader dies", || child.try_wait().unwrap().is_some());
+        wait_until("the forked sleep dies", || !alive(forked));
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+    }
+
+    #[test]
+    fn a_guarded_program_whose_owner_is_already_gone_dies_at_once() {
+        let mut owner = owner();
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        let mut child = guarded_for(&owner, "exec sleep 300");
+        wait_until("the program dies", || child.try_wait().unwrap().is_some());
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+    }
+
+    #[test]
+    fn the_watcher_ends_with_its_group_and_leaves_the_owner_alone() {
+        let mut owner = owner();
+        let mut child = guarded_for(&owner, "echo $$ $(cut -d' ' -f5 /proc/$$/stat)");
+        let line = first_line(&mut child);
+        assert_eq!(
+            line,
+            format!("{0} {0}", child.id()),
+            "pid and process group"
+        );
+        assert!(child.wait().unwrap().success());
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+        assert!(alive(owner.id()));
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+    }
+
+    /// Runs `script` as /bin/sh through a launcher in `parent`, owned by `owner`, with
+    /// `profile` as Chromium's profile argument (which sh ignores); returns it and the first
+    /// line it printed.
+    fn launch_sh(parent: &Path, owner: &Child, profile: &Path, script: &str) -> (Child, String) {
+        let launcher = ChromiumLauncher::create_in(parent, Path::new("/bin/sh")).unwrap();
+        let mut child = Command::new(launcher.path())
             .arg("-c")
             .arg(script)
+            .arg("sh")
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .env(OWNER_ENV, owner.id().to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(owner.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let child: u32 = line.trim().parse().unwrap();
-        // `setsid` runs in the background: wait until the group exists (a watcher gives up on
-        // a target that is not there, as it should).
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child).unwrap());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while nix::unistd::getpgid(Some(pid)).ok() != Some(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        watcher(owner.id(), Orphan::Group(child)).status().unwrap();
-        assert!(alive(child));
-        // The owner's whole group (its own `sleep` too), as a `kill -9` of baton leaves it.
-        let group = nix::unistd::Pid::from_raw(i32::try_from(owner.id()).unwrap());
-        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
+        let line = first_line(&mut child);
+        // As after `Browser::new` (once the program runs): the launcher's directory goes.
+        drop(launcher);
+        (child, line)
+    }
+
+    #[test]
+    fn the_launcher_runs_its_program_in_a_session_of_its_own_under_the_same_pid() {
+        let parent = tempfile::tempdir().unwrap();
+        let launcher = ChromiumLauncher::create_in(parent.path(), Path::new("/bin/sh")).unwrap();
+        let mode = |path: &Path| path.metadata().unwrap().permissions().mode() & 0o777;
+        let dir = launcher.path().parent().unwrap();
+        assert_eq!((mode(dir), mode(launcher.path())), (0o700, 0o700));
+        drop(launcher);
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+
+        let mut owner = owner();
+        let profile = parent.path().join("rust-headless-chrome-profileA");
+        std::fs::create_dir(&profile).unwrap();
+        let script = "echo $$ $(cut -d' ' -f6 /proc/$$/stat)";
+        let (mut child, line) = launch_sh(parent.path(), &owner, &profile, script);
+        assert_eq!(line, format!("{0} {0}", child.id()), "pid and session");
+        assert!(child.wait().unwrap().success());
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+        // baton is alive: the profile is headless_chrome's to remove, not the watcher's.
+        assert!(profile.exists());
+        owner.kill().unwrap();
         owner.wait().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while alive(child) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(!alive(child), "the child outlived its killed owner");
+    }
+
+    #[test]
+    fn a_killed_owners_launcher_and_profile_are_removed_by_the_watcher() {
+        let parent = tempfile::tempdir().unwrap();
+        let mut owner = owner();
+        let profile = parent.path().join("rust-headless-chrome-profileB");
+        std::fs::create_dir(&profile).unwrap();
+        let (mut child, line) = launch_sh(parent.path(), &owner, &profile, "echo up; sleep 300");
+        assert_eq!(line, "up");
+        // A launcher baton never got to remove: killed during `Browser::new`.
+        let stale = ChromiumLauncher::create_in(parent.path(), Path::new("/bin/sh")).unwrap();
+        let mut killed = Command::new(stale.path())
+            .arg("-c")
+            .arg("echo up; sleep 300")
+            .arg("sh")
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .env(OWNER_ENV, owner.id().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert_eq!(first_line(&mut killed), "up");
+        std::mem::forget(stale);
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        wait_until("the programs die", || {
+            child.try_wait().unwrap().is_some() && killed.try_wait().unwrap().is_some()
+        });
+        wait_until("the watchers end", || owned_by(owner.id()).is_empty());
+        let left: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_profile_not_named_as_headless_chromes_is_never_removed() {
+        let parent = tempfile::tempdir().unwrap();
+        let mut owner = owner();
+        let profile = parent.path().join("my-profile");
+        std::fs::create_dir(&profile).unwrap();
+        let (mut child, line) = launch_sh(parent.path(), &owner, &profile, "echo up; sleep 300");
+        assert_eq!(line, "up");
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        wait_until("the program dies", || child.try_wait().unwrap().is_some());
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+        assert!(profile.exists());
+    }
+
+    #[test]
+    fn a_launcher_that_cannot_be_written_names_the_fix() {
+        let error = ChromiumLauncher::create_in(Path::new("/nonexistent"), Path::new("/bin/sh"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("/nonexistent") && error.contains("TMPDIR"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn sh_quote_keeps_quotes_and_spaces() {
+        let word = "it's a \"path\" $HOME";
+        let quoted = String::from_utf8(sh_quote(word.as_bytes())).unwrap();
+        let output = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("printf %s {quoted}"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), word);
     }
 }

@@ -17,6 +17,7 @@ use headless_chrome::{Browser, LaunchOptions};
 pub(crate) use page::{Attempt, Page, StepError};
 
 use crate::error::VerifyError;
+use crate::reaper::{self, ChromiumLauncher};
 
 const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMIUM_FLAGS: [&str; 6] = [
@@ -92,26 +93,27 @@ pub(crate) fn launch(
     idle_timeout: Duration,
 ) -> Result<Browser, VerifyError> {
     let path = opts.resolve_chromium()?;
+    // Chromium starts through the launcher, already watched, so that it dies with baton.
+    let launcher = ChromiumLauncher::create(&path)?;
     let window_size = opts.window_size;
-    let launched = within("launching Chromium", opts.launch_timeout, move || {
+    let started = within("launching Chromium", opts.launch_timeout, move || {
         let args: Vec<&OsStr> = CHROMIUM_FLAGS.iter().map(OsStr::new).collect();
         let options = LaunchOptions {
             headless: true,
             // Chromium refuses to run as root with its sandbox on.
             sandbox: !running_as_root(),
-            path: Some(path.clone()),
+            path: Some(launcher.path().to_owned()),
+            process_envs: Some(reaper::owner_env()),
             window_size: Some(window_size),
             idle_browser_timeout: idle_timeout,
             args,
             ..LaunchOptions::default()
         };
+        // `launcher` lives until here, in this thread: `Browser::new` may run past the
+        // deadline and still need it.
         Browser::new(options).map_err(|error| format!("cannot start {}: {error:#}", path.display()))
     })?;
-    let browser = launched.map_err(|detail| VerifyError::Browser { detail })?;
-    if let Some(pid) = browser.get_process_id() {
-        crate::reaper::kill_when_baton_dies(crate::reaper::Orphan::Process(pid));
-    }
-    Ok(browser)
+    started.map_err(|detail| VerifyError::Browser { detail })
 }
 
 fn running_as_root() -> bool {
