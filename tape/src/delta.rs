@@ -76,20 +76,6 @@ pub enum Op<V = Value> {
     Truncate(Vec<Seg>, usize),
 }
 
-impl<V> Op<V> {
-    /// The same edit with its values converted by `f`.
-    pub(crate) fn try_map<W, E>(self, mut f: impl FnMut(V) -> Result<W, E>) -> Result<Op<W>, E> {
-        Ok(match self {
-            Self::Set(path, value) => Op::Set(path, f(value)?),
-            Self::Remove(path) => Op::Remove(path),
-            Self::Append(path, values) => {
-                Op::Append(path, values.into_iter().map(f).collect::<Result<_, E>>()?)
-            }
-            Self::Truncate(path, len) => Op::Truncate(path, len),
-        })
-    }
-}
-
 /// The edits turning one state into the next, applied in order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -43,8 +43,8 @@ impl Span {
     }
 }
 
-/// A delta operation whose values are spans of the state's text.
-pub(crate) type RawOp = Op<Span>;
+/// A delta operation whose values are still JSON text, borrowed from the state's text.
+pub(crate) type RawOp<'t> = Op<&'t RawValue>;
 
 /// A JSON value opened only where an edit needed it. Raw parts are spans of the text the
 /// state was read from, which every method takes as `text`.
@@ -62,19 +62,28 @@ pub(crate) enum Lazy {
 
 impl Lazy {
     /// Applies one edit, opening the nodes on its path.
-    pub fn apply(&mut self, text: &str, op: RawOp) -> Result<()> {
+    pub fn apply(&mut self, text: &str, op: RawOp<'_>) -> Result<()> {
+        let span = |path: &[Seg], raw: &RawValue| {
+            Span::of(text, raw.get())
+                .ok_or_else(|| mismatch(path, "delta value is not part of the text read"))
+        };
         match op {
             Op::Set(path, value) => {
+                let value = Self::Raw(span(&path, value)?);
                 let Some((last, parent_path)) = path.split_last() else {
-                    *self = Self::Raw(value);
+                    *self = value;
                     return Ok(());
                 };
                 match (self.locate(text, parent_path)?, last) {
-                    (Self::Object(map), Seg::Key(key)) => {
-                        map.insert(key.clone(), Self::Raw(value));
-                    }
+                    (Self::Object(map), Seg::Key(key)) => match map.get_mut(key) {
+                        // No new key to allocate for the common edit of an existing field.
+                        Some(slot) => *slot = value,
+                        None => {
+                            map.insert(key.clone(), value);
+                        }
+                    },
                     (Self::Array(items), Seg::Index(i)) if *i < items.len() => {
-                        items[*i] = Self::Raw(value);
+                        items[*i] = value;
                     }
                     _ => {
                         return Err(mismatch(
@@ -99,7 +108,10 @@ impl Lazy {
                 let Self::Array(items) = self.locate(text, &path)? else {
                     return Err(mismatch(&path, "append needs an array"));
                 };
-                items.extend(values.into_iter().map(Self::Raw));
+                items.reserve(values.len());
+                for value in values {
+                    items.push(Self::Raw(span(&path, value)?));
+                }
             }
             Op::Truncate(path, len) => {
                 let Self::Array(items) = self.locate(text, &path)? else {
@@ -291,18 +303,18 @@ impl<'de> Visitor<'de> for Opened<'_> {
 }
 
 /// A checkpoint line read for a lazy state: the full state opened [`OPEN_DEPTH`] levels
-/// deep, delta values as spans of the text.
-pub(crate) struct RawCheckpoint {
+/// deep, delta values as text borrowed from the line.
+pub(crate) struct RawCheckpoint<'t> {
     pub seq: Seq,
     pub t: Kind,
     pub full: Option<Lazy>,
-    pub d: Option<Vec<RawOp>>,
+    pub d: Option<Vec<RawOp<'t>>>,
     pub snap: Option<SnapshotRef>,
 }
 
-impl RawCheckpoint {
+impl<'t> RawCheckpoint<'t> {
     /// Parses `line`, a slice of `text`.
-    pub fn parse(text: &str, line: &str) -> serde_json::Result<Self> {
+    pub fn parse(text: &str, line: &'t str) -> serde_json::Result<Self> {
         let mut de = serde_json::Deserializer::from_str(line);
         let checkpoint = CheckpointLine { text }.deserialize(&mut de)?;
         de.end()?;
@@ -334,18 +346,18 @@ struct CheckpointLine<'t> {
 }
 
 impl<'de> DeserializeSeed<'de> for CheckpointLine<'_> {
-    type Value = RawCheckpoint;
+    type Value = RawCheckpoint<'de>;
 
     fn deserialize<D: Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> std::result::Result<RawCheckpoint, D::Error> {
+    ) -> std::result::Result<RawCheckpoint<'de>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for CheckpointLine<'_> {
-    type Value = RawCheckpoint;
+    type Value = RawCheckpoint<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a checkpoint record")
@@ -354,7 +366,7 @@ impl<'de> Visitor<'de> for CheckpointLine<'_> {
     fn visit_map<A: MapAccess<'de>>(
         self,
         mut access: A,
-    ) -> std::result::Result<RawCheckpoint, A::Error> {
+    ) -> std::result::Result<RawCheckpoint<'de>, A::Error> {
         use serde::de::Error as _;
         let (mut seq, mut t, mut full, mut d, mut snap) = (None, None, None, None, None);
         while let Some(field) = access.next_key()? {
@@ -367,14 +379,7 @@ impl<'de> Visitor<'de> for CheckpointLine<'_> {
                         depth: OPEN_DEPTH,
                     })?);
                 }
-                Field::Delta => {
-                    let ops: Vec<Op<&RawValue>> = access.next_value()?;
-                    let ops = ops
-                        .into_iter()
-                        .map(|op| op.try_map(|raw| span_of(self.text, raw)))
-                        .collect::<std::result::Result<_, _>>()?;
-                    d = Some(ops);
-                }
+                Field::Delta => d = Some(access.next_value()?),
                 Field::Snapshot => snap = access.next_value()?,
                 Field::Other => {
                     access.next_value::<IgnoredAny>()?;
@@ -435,28 +440,17 @@ impl RawState {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::json;
 
     use super::*;
     use crate::delta::tests::arb_json;
     use crate::delta::{Delta, apply, diff};
 
-    /// `base` and `delta` as one text, the way a chain's lines are read.
-    fn lazy_of(base: &Value, delta: &Delta) -> (String, Lazy, Vec<RawOp>) {
+    /// Applies `delta` to `base` lazily, both held in one text as a chain's lines are.
+    fn lazy_apply(base: &Value, delta: &Delta) -> Result<Value> {
         let base_json = base.to_string();
         let text = format!("{base_json}\n{}", serde_json::to_string(delta).unwrap());
-        let lazy = Lazy::Raw(Span::of(&text, &text[..base_json.len()]).unwrap());
-        let ops: Vec<Op<&RawValue>> = serde_json::from_str(&text[base_json.len() + 1..]).unwrap();
-        let ops = ops
-            .into_iter()
-            .map(|op| op.try_map(|raw| span_of::<serde_json::Error>(&text, raw)))
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        (text.clone(), lazy, ops)
-    }
-
-    fn lazy_apply(base: &Value, delta: &Delta) -> Result<Value> {
-        let (text, mut lazy, ops) = lazy_of(base, delta);
+        let mut lazy = Lazy::Raw(Span::of(&text, &text[..base_json.len()]).unwrap());
+        let ops: Vec<RawOp<'_>> = serde_json::from_str(&text[base_json.len() + 1..]).unwrap();
         for op in ops {
             lazy.apply(&text, op)?;
         }
@@ -478,16 +472,11 @@ mod tests {
 
     #[test]
     fn untouched_subtrees_stay_text_and_bad_paths_are_errors() {
-        let base = json!({"log": [{"m": 1}, {"m": 2}], "n": 1});
-        let delta = Delta {
-            ops: vec![Op::Append(
-                vec![Seg::Key("log".into())],
-                vec![json!({"m": 3})],
-            )],
-        };
-        let (text, mut lazy, ops) = lazy_of(&base, &delta);
+        let text = r#"{"log":[{"m":1},{"m":2}],"n":1} [{"a":[["log"],[{"m":3}]]}]"#;
+        let mut lazy = Lazy::Raw(Span::of(text, &text[..31]).unwrap());
+        let ops: Vec<RawOp<'_>> = serde_json::from_str(&text[32..]).unwrap();
         for op in ops {
-            lazy.apply(&text, op).unwrap();
+            lazy.apply(text, op).unwrap();
         }
         let Lazy::Object(map) = &lazy else {
             panic!("root not opened")
@@ -498,7 +487,7 @@ mod tests {
         assert!(items.iter().all(|i| matches!(i, Lazy::Raw(_))));
         assert!(matches!(map["n"], Lazy::Raw(_)));
         let err = lazy
-            .apply(&text, Op::Append(vec![Seg::Key("n".into())], vec![]))
+            .apply(text, Op::Append(vec![Seg::Key("n".into())], vec![]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("/n"), "{err}");
