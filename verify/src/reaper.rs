@@ -19,7 +19,8 @@
 //! baton would have: the launcher's directory and Chromium's temporary profile (6 MB each).
 //!
 //! Every guarded process carries `BATON_OWNER_PID` in its environment, which names the baton
-//! process it belongs to (`grep -l BATON_OWNER_PID=N /proc/*/environ`).
+//! process it belongs to (`grep -lxz BATON_OWNER_PID=N /proc/*/environ`); watchers carry
+//! `BATON_WATCHER_OF` instead.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -37,11 +38,20 @@ use crate::error::VerifyError;
 
 /// Names the baton process a guarded child belongs to, for the guard and for people.
 const OWNER_ENV: &str = "BATON_OWNER_PID";
+/// Names the baton process a watcher watches (tests look for leftover watchers by it).
+#[cfg(test)]
+const WATCHER_ENV: &str = "BATON_WATCHER_OF";
 
 /// Run as `sh -c GUARD baton-guard SETSID N LEFTOVER... PROGRAM ARGS...` by the leader of
 /// a process group, with the owner's pid in `BATON_OWNER_PID`. The N leftovers are what the
 /// owner would have removed after the program (a temporary profile, say): the watcher
 /// removes them once it has killed the group for a dead owner.
+///
+/// Besides the group, the watcher kills every process whose environment still names the
+/// owner: processes that left the group (Chromium's crash handler, a dev server that
+/// daemonizes) usually keep their environment. The watcher itself carries the owner as
+/// `BATON_WATCHER_OF` instead, so that no watcher kills another before it has removed its
+/// leftovers.
 ///
 /// `kill -0 -N` / `kill -9 -N` address process group N in every POSIX sh (dash's `kill` has
 /// no `--`). The watcher is started through a subshell that exits at once, so it is adopted
@@ -49,11 +59,15 @@ const OWNER_ENV: &str = "BATON_OWNER_PID";
 /// gets the program's arguments too (sh cannot pass on only the first N) and ignores them.
 const GUARD: &str = r#"setsid=$1 n=$2; shift 2
 case $BATON_OWNER_PID in ''|*[!0-9]*) echo "baton-guard: BATON_OWNER_PID is not a pid: '$BATON_OWNER_PID'" >&2; exit 125;; esac
-( "$setsid" /bin/sh -c '
-group=$1 n=$2; shift 2
-while kill -0 "$BATON_OWNER_PID" && kill -0 "-$group"; do sleep 1; done 2>/dev/null
-kill -0 "$BATON_OWNER_PID" 2>/dev/null && exit
+( export BATON_WATCHER_OF="$BATON_OWNER_PID"; unset BATON_OWNER_PID
+"$setsid" /bin/sh -c '
+owner=$BATON_WATCHER_OF group=$1 n=$2; shift 2
+while kill -0 "$owner" && kill -0 "-$group"; do sleep 1; done 2>/dev/null
+kill -0 "$owner" 2>/dev/null && exit
 kill -9 "-$group" 2>/dev/null
+for environ in $(grep -lsxz "BATON_OWNER_PID=$owner" /proc/[0-9]*/environ); do
+  pid=${environ#/proc/}; kill -9 "${pid%/environ}"
+done 2>/dev/null
 # Killed processes finish dying before their files go.
 [ "$n" -gt 0 ] && sleep 1
 while [ "$n" -gt 0 ]; do [ -n "$1" ] && rm -rf -- "$1"; shift; n=$((n - 1)); done
@@ -202,17 +216,20 @@ mod tests {
             .is_ok_and(|stat| !stat.contains(") Z "))
     }
 
-    /// Live processes whose environment names `owner` as their baton.
+    /// Live processes whose environment names `owner` as their baton or watched baton.
     fn owned_by(owner: u32) -> Vec<u32> {
-        let needle = format!("{OWNER_ENV}={owner}\0");
+        let needles = [OWNER_ENV, WATCHER_ENV].map(|name| format!("\0{name}={owner}\0"));
         std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| {
                 std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                    environ
-                        .windows(needle.len())
-                        .any(|window| window == needle.as_bytes())
+                    let environ = [b"\0", environ.as_slice()].concat();
+                    needles.iter().any(|needle| {
+                        environ
+                            .windows(needle.len())
+                            .any(|window| window == needle.as_bytes())
+                    })
                 })
             })
             .filter(|&pid| alive(pid))
@@ -269,6 +286,23 @@ mod tests {
         owner.wait().unwrap();
         wait_until("the leader dies", || child.try_wait().unwrap().is_some());
         wait_until("the forked sleep dies", || !alive(forked));
+        wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_dies_with_its_owner_too() {
+        let mut owner = owner();
+        // `setsid` in the background keeps its pid: `$!` is the escaped sleep.
+        let mut child = guarded_for(&owner, "setsid sleep 300 & echo $!; wait");
+        let escaped: u32 = first_line(&mut child).parse().unwrap();
+        wait_until("the sleep leaves the group", || {
+            std::fs::read_to_string(format!("/proc/{escaped}/stat"))
+                .is_ok_and(|stat| stat.contains(&format!(" {escaped} {escaped} ")))
+        });
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        wait_until("the escaped sleep dies", || !alive(escaped));
+        wait_until("the leader dies", || child.try_wait().unwrap().is_some());
         wait_until("the watcher ends", || owned_by(owner.id()).is_empty());
     }
 

@@ -1,8 +1,9 @@
 //! baton killed with SIGKILL at any point leaves neither Chromium nor the app behind. A
 //! stand-in for baton (this test binary, re-run as `killed_baton`) launches Chromium or the
 //! app through the public API and is killed at one point each; afterwards no live process
-//! may name it in `BATON_OWNER_PID`, nor share a process group with one that did
-//! (Chromium's zygotes and renderers get a cleaned environment, but stay in its group).
+//! may name it in `BATON_OWNER_PID` (or, for a watcher, `BATON_WATCHER_OF`), nor share a
+//! process group with one that did (Chromium's zygotes and renderers get a cleaned
+//! environment, but stay in its group); nor may its temporary files remain.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -211,11 +212,15 @@ struct Process {
 }
 
 impl Process {
+    /// Whether it names `owner` as its baton, or is a watcher of `owner`.
     fn names_owner(&self, owner: u32) -> bool {
-        let needle = format!("BATON_OWNER_PID={owner}\0");
-        self.environ
-            .windows(needle.len())
-            .any(|window| window == needle.as_bytes())
+        let environ = [b"\0", self.environ.as_slice()].concat();
+        ["BATON_OWNER_PID", "BATON_WATCHER_OF"].iter().any(|name| {
+            let needle = format!("\0{name}={owner}\0");
+            environ
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+        })
     }
 }
 
@@ -285,7 +290,9 @@ fn chromium_lock() -> std::sync::MutexGuard<'static, ()> {
 fn killed_after_chromium_was_spawned_but_before_it_ran() {
     let _one = chromium_lock();
     // Stops between the launcher and Chromium; it runs Chromium only once baton is dead.
-    let gate = "touch \"$DIR/spawned\"\nwhile [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\nexec \"$CHROMIUM\" \"$@\"";
+    // Chromium's stderr must not be the dead baton's pipe: an early write to it could kill
+    // Chromium with SIGPIPE and pass this test without any watcher.
+    let gate = "touch \"$DIR/spawned\"\nwhile [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\nexec \"$CHROMIUM\" \"$@\" 2>\"$DIR/chromium.log\"";
     let mut baton = Baton::start("launch", |dir| Some(shim(dir, gate)));
     baton.wait_until("the launch", |baton| baton.path("spawned").exists());
     baton.kill_and_expect_no_leftovers();
@@ -347,7 +354,8 @@ fn killed_while_the_app_is_starting() {
 #[test]
 fn killed_while_the_app_is_serving() {
     let mut baton = Baton::start("app", |dir| {
-        let command = "python3 -m http.server $PORT --bind 127.0.0.1 & wait";
+        // A server that leaves the app's group, as daemonizing dev servers do.
+        let command = "setsid python3 -m http.server $PORT --bind 127.0.0.1 & wait";
         std::fs::write(dir.join("command"), command).unwrap();
         None
     });
