@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 use crate::delta::apply_measured;
@@ -20,7 +20,7 @@ use crate::ids::{CheckpointId, StepNo};
 use crate::lazy::{RawCheckpoint, RawState};
 use crate::paths::{ThreadPaths, open_private};
 use crate::record::{Body, Kind, Record, RecordHead, SnapshotRef, StateBlob, TapeHeader};
-use crate::tape::{At, Tape, parse_header};
+use crate::tape::{At, Tape, read_header_of};
 
 const INDEX_MAGIC: &str = "baton-index 2";
 
@@ -328,15 +328,7 @@ impl TapeIndex {
             .metadata()
             .map_err(TapeError::io("stat tape", &paths.tape))?
             .len();
-        let mut head = vec![0; 4096.min(tape_len as usize)];
-        tape.read_exact(&mut head)
-            .map_err(TapeError::io("read tape", &paths.tape))?;
-        let (header, header_len) = parse_header(&paths.tape, &head).or_else(|_| {
-            // A header longer than 4 KiB (big `meta`): read the whole file once.
-            let all =
-                std::fs::read(&paths.tape).map_err(TapeError::io("read tape", &paths.tape))?;
-            parse_header(&paths.tape, &all)
-        })?;
+        let (header, header_len) = read_header_of(&mut tape, &paths.tape, tape_len)?;
         let created = header.created.to_rfc3339();
         let bytes = std::fs::read(&paths.index).unwrap_or_default();
         let loaded = Self::parse(&bytes, &created, header_len, tape_len)
@@ -522,21 +514,66 @@ pub(crate) struct LoadedState {
 #[derive(Debug, Clone)]
 pub struct StateReader {
     tape: std::path::PathBuf,
+    header: TapeHeader,
     index: TapeIndex,
 }
 
 impl StateReader {
     /// Loads (or rebuilds) the index of the thread at `paths`.
     pub fn open(paths: &ThreadPaths) -> Result<Self> {
+        let (index, header) = TapeIndex::load_or_rebuild(paths)?;
         Ok(Self {
             tape: paths.tape.clone(),
-            index: TapeIndex::load_or_rebuild(paths)?.0,
+            header,
+            index,
         })
+    }
+
+    /// The tape's header.
+    pub fn header(&self) -> &TapeHeader {
+        &self.header
     }
 
     /// The head checkpoint (last checkpoint, or the target of the last rewind).
     pub fn head(&self) -> Option<CheckpointId> {
         self.index.head()
+    }
+
+    /// The step checkpoint `id` closes.
+    pub fn step_of(&self, id: CheckpointId) -> Result<StepNo> {
+        self.index.checkpoint(id).map(|entry| StepNo(entry.step))
+    }
+
+    /// The last whole record of the tape: the last event after the last checkpoint or
+    /// rewind if there is one (a torn tail is ignored), else that checkpoint or rewind
+    /// (a checkpoint holding a full state is parsed whole). Reads only the end of the tape.
+    pub fn last_record<E: DeserializeOwned>(&self) -> Result<Option<Record<E>>> {
+        let mut file = File::open(&self.tape).map_err(TapeError::io("open tape", &self.tape))?;
+        let mut rest = Vec::new();
+        file.seek(SeekFrom::Start(self.index.covered()))
+            .and_then(|_| file.read_to_end(&mut rest))
+            .map_err(TapeError::io("read tape", &self.tape))?;
+        let events = rest
+            .split_inclusive(|&b| b == b'\n')
+            .map_while(|line| line.strip_suffix(b"\n"))
+            .map_while(|line| serde_json::from_slice::<Record<E>>(line).ok());
+        if let Some(event) = events.last() {
+            return Ok(Some(event));
+        }
+        let Some(entry) = self.index.last() else {
+            return Ok(None);
+        };
+        let mut line = Vec::with_capacity(entry.len as usize);
+        file.seek(SeekFrom::Start(entry.offset))
+            .and_then(|_| (&mut file).take(entry.len).read_to_end(&mut line))
+            .map_err(TapeError::io("read tape", &self.tape))?;
+        serde_json::from_slice(&line)
+            .map(Some)
+            .map_err(|e| TapeError::Corrupt {
+                path: self.tape.clone(),
+                line: 0,
+                reason: format!("the index's last record does not parse ({e}); delete the index file to rebuild it"),
+            })
     }
 
     /// The checkpoint `at` names.

@@ -34,5 +34,5 @@ pub use record::{
 };
 pub use redact::{REDACTED, Redactor};
 pub use snapshot::Snapshotter;
-pub use tape::{At, Recovery, Tape};
+pub use tape::{At, Recovery, Tape, read_header};
 pub use writer::{Head, Resumed, TapeOptions, TapeWriter};

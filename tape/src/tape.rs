@@ -2,6 +2,8 @@
 //! checkpoint tree (live branch, state at a checkpoint or step, events after a checkpoint).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -157,6 +159,32 @@ impl<E: DeserializeOwned> Tape<E> {
         self.spans.push((offset, len));
         Ok(())
     }
+}
+
+/// Reads and version-checks the header of the tape at `path`, without reading its records.
+pub fn read_header(path: &Path) -> Result<TapeHeader> {
+    let mut file = File::open(path).map_err(TapeError::io("open tape", path))?;
+    let len = file
+        .metadata()
+        .map_err(TapeError::io("stat tape", path))?
+        .len();
+    read_header_of(&mut file, path, len).map(|(header, _)| header)
+}
+
+/// The header of the tape open as `file` (`len` bytes long) and its length with the newline.
+pub(crate) fn read_header_of(file: &mut File, path: &Path, len: u64) -> Result<(TapeHeader, u64)> {
+    let mut head = Vec::with_capacity(4096);
+    file.take(4096)
+        .read_to_end(&mut head)
+        .map_err(TapeError::io("read tape", path))?;
+    parse_header(path, &head).or_else(|err| {
+        if head.len() as u64 == len {
+            return Err(err);
+        }
+        // A header longer than 4 KiB (big `meta`): read the whole file once.
+        let all = std::fs::read(path).map_err(TapeError::io("read tape", path))?;
+        parse_header(path, &all)
+    })
 }
 
 /// Parses and version-checks the header line; returns it and its length with the newline.

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use baton_tape::{
     At, Body, CheckpointId, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader,
-    TapeOptions, TapeWriter, ThreadId, ThreadLock, ThreadPaths,
+    TapeOptions, TapeWriter, ThreadId, ThreadLock, ThreadPaths, read_header,
 };
 use serde_json::{Value, json};
 
@@ -115,6 +115,33 @@ fn round_trip_events_and_states() {
             expected
         );
     }
+}
+
+#[test]
+fn the_reader_gives_header_steps_and_last_record_from_the_ends_of_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let ids = write_steps(&mut writer, 1..=5);
+    let reader = StateReader::open(&paths).unwrap();
+    assert_eq!(reader.header().thread.as_str(), "t-test");
+    assert_eq!(&read_header(&paths.tape).unwrap(), reader.header());
+    assert_eq!(reader.step_of(ids[3]).unwrap(), StepNo(4));
+    let last = reader.last_record::<Value>().unwrap().unwrap();
+    assert_eq!(last.checkpoint().map(|cp| cp.id), Some(ids[4]));
+
+    // Events after the last checkpoint, then a torn line: the last whole event counts.
+    writer.append(StepNo(6), json!({"kind": "model"})).unwrap();
+    writer.append(StepNo(6), json!({"kind": "error"})).unwrap();
+    drop(writer);
+    OpenOptions::new()
+        .append(true)
+        .open(&paths.tape)
+        .unwrap()
+        .write_all(b"{\"seq\": 99, \"st")
+        .unwrap();
+    let reader = StateReader::open(&paths).unwrap();
+    let last = reader.last_record::<Value>().unwrap().unwrap();
+    assert_eq!(last.event(), Some(&json!({"kind": "error"})));
 }
 
 #[test]
