@@ -52,6 +52,7 @@ impl std::fmt::Debug for Snapshotter {
 impl Snapshotter {
     /// Opens the project's repository for thread `thread`; the project must be a git work tree.
     pub fn open(project_dir: &Path, thread: &ThreadId) -> Result<Self> {
+        skip_object_existence_checks();
         let repo = Repository::open(project_dir).map_err(|e| match e.code() {
             ErrorCode::NotFound => TapeError::NoRepository {
                 path: project_dir.to_path_buf(),
@@ -327,6 +328,17 @@ impl Drop for Snapshotter {
             let _ = index.write();
         }
     }
+}
+
+/// libgit2 by default checks, for every entry of every tree it writes, that the entry's
+/// object exists: one loose-object lookup (a path walk and `access`) per file in each
+/// changed folder, most of a snapshot's time in a folder of hundreds of files. Every entry
+/// of a snapshot tree is an object the index just hashed or an earlier snapshot wrote, so
+/// the check finds nothing here. The setting is process-wide; baton's other git writes
+/// (session commits) build trees from the same kind of index.
+fn skip_object_existence_checks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| git2::opts::strict_object_creation(false));
 }
 
 /// Adds `/.baton/` to `.git/info/exclude` so baton's own files never enter a snapshot.
