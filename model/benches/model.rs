@@ -69,7 +69,7 @@ async fn scripted_round_trip() {
         // The script's only turn answers requests without assistant messages.
         messages.retain(|m| m.role != baton_model::Role::Assistant);
         let request = ModelRequest {
-            messages,
+            messages: messages.into(),
             ..ModelRequest::default()
         };
         let mut samples = Vec::with_capacity(CALLS);

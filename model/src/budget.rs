@@ -2,6 +2,8 @@
 //! oldest tool outputs of a request until it fits. Pure: the harness keeps the full
 //! conversation and applies this to each request it sends.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{ChatMessage, Role};
@@ -37,7 +39,8 @@ pub struct FitReport {
     pub fits: bool,
 }
 
-/// Returns `messages` shortened to fit `limit_tokens` (by [`estimate_tokens`]).
+/// Returns `messages` shortened to fit `limit_tokens` (by [`estimate_tokens`]), borrowed
+/// as they are when they fit already (the usual case: no copy of the conversation).
 ///
 /// Only tool outputs are shortened, the oldest first, each only as much as still needed
 /// (never below a head and tail of [`MIN_KEPT_CHARS`] together), with a marker saying
@@ -46,8 +49,8 @@ pub struct FitReport {
 pub fn fit_to_context(
     messages: &[ChatMessage],
     limit_tokens: usize,
-) -> (Vec<ChatMessage>, FitReport) {
-    let mut out = messages.to_vec();
+) -> (Cow<'_, [ChatMessage]>, FitReport) {
+    let mut out = Cow::Borrowed(messages);
     let before_tokens = estimate_tokens(messages);
     let mut tokens = before_tokens;
     let mut report = FitReport {
@@ -56,7 +59,7 @@ pub fn fit_to_context(
     };
     let protected_first_user = messages.iter().position(|m| m.role == Role::User);
     let protected_tail = messages.len().saturating_sub(2);
-    for (index, message) in out.iter_mut().enumerate() {
+    for (index, message) in messages.iter().enumerate() {
         if tokens <= limit_tokens {
             break;
         }
@@ -78,6 +81,7 @@ pub fn fit_to_context(
         let shortened = shorten(text, length, keep);
         report.chars_removed += length - keep;
         report.shortened += 1;
+        let message = &mut out.to_mut()[index];
         message.content = Some(shortened);
         tokens = tokens - before + estimate_message_tokens(message);
     }

@@ -1,6 +1,8 @@
 //! The conversation types the harness, the tape and every model backend share, and the
 //! `Model` trait. The tape stores these verbatim, so field names are a stable format.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
@@ -102,10 +104,11 @@ pub struct ToolDefinition {
     pub parameters: serde_json::Value,
 }
 
-/// Everything one completion needs.
+/// Everything one completion needs. The messages are borrowed when the caller keeps the
+/// conversation anyway (the harness does), so asking costs no copy of it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ModelRequest {
-    pub messages: Vec<ChatMessage>,
+pub struct ModelRequest<'a> {
+    pub messages: Cow<'a, [ChatMessage]>,
     #[serde(default)]
     pub tools: Vec<ToolDefinition>,
     #[serde(default)]
@@ -150,7 +153,7 @@ pub struct ModelResponse {
 #[async_trait::async_trait]
 pub trait Model: Send + Sync {
     fn name(&self) -> &str;
-    async fn complete(&self, req: &ModelRequest) -> Result<ModelResponse, ModelError>;
+    async fn complete(&self, req: &ModelRequest<'_>) -> Result<ModelResponse, ModelError>;
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ fn quick_retries() -> RetryPolicy {
 }
 
 /// A request at `turn` (1-based) of `session`: the earlier turns as plain assistant text.
-fn request(session: u32, node: &str, turn: usize) -> ModelRequest {
+fn request(session: u32, node: &str, turn: usize) -> ModelRequest<'static> {
     let mut messages = vec![
         ChatMessage::system(format!(
             "You build apps.\n{}",
@@ -76,7 +76,7 @@ fn request(session: u32, node: &str, turn: usize) -> ModelRequest {
         messages.push(ChatMessage::user("go on"));
     }
     ModelRequest {
-        messages,
+        messages: messages.into(),
         tools: vec![ToolDefinition {
             name: "bash".into(),
             description: "Run a command".into(),
@@ -146,9 +146,11 @@ async fn tool_results_in_the_request_are_accepted() {
     let model = model(&server.base_url(), quick_retries());
     let first = model.complete(&request(1, "initializer", 1)).await.unwrap();
     let mut req = request(1, "initializer", 1);
-    req.messages.push(first.message.clone());
+    req.messages.to_mut().push(first.message.clone());
     for call in &first.message.tool_calls {
-        req.messages.push(ChatMessage::tool_result(&call.id, "ok"));
+        req.messages
+            .to_mut()
+            .push(ChatMessage::tool_result(&call.id, "ok"));
     }
     let second = model.complete(&req).await.unwrap();
     assert_eq!(second.message.tool_calls[0].name, "bash");

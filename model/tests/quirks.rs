@@ -43,13 +43,14 @@ fn model(base_url: String) -> OpenAiModel {
     OpenAiModel::new(settings).unwrap()
 }
 
-fn request() -> ModelRequest {
+fn request() -> ModelRequest<'static> {
     ModelRequest {
         messages: vec![
             ChatMessage::system("sys"),
             ChatMessage::user("hello there"),
             ChatMessage::assistant("earlier"),
-        ],
+        ]
+        .into(),
         ..ModelRequest::default()
     }
 }

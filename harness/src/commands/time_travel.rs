@@ -164,7 +164,7 @@ impl Model for RecordingOnly {
         "recording"
     }
 
-    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+    async fn complete(&self, request: &ModelRequest<'_>) -> Result<ModelResponse, ModelError> {
         Err(ModelError::Permanent {
             detail: format!(
                 "the replay went past its recording ({} messages into a session the original never had); \

@@ -133,7 +133,7 @@ impl Model for OpenAiModel {
     }
 
     #[tracing::instrument(skip_all, fields(model = %self.settings.model))]
-    async fn complete(&self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+    async fn complete(&self, req: &ModelRequest<'_>) -> Result<ModelResponse, ModelError> {
         let started = Instant::now();
         let body = wire::request_body(&self.settings.model, req);
         let turn = req

@@ -8,7 +8,7 @@ use crate::budget::{estimate_message_tokens, estimate_tokens};
 use crate::{ChatMessage, ModelError, ModelRequest, Role, ToolCall, Usage};
 
 /// The JSON body of `POST /chat/completions`.
-pub(crate) fn request_body(model: &str, req: &ModelRequest) -> Value {
+pub(crate) fn request_body(model: &str, req: &ModelRequest<'_>) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
     body.insert(
@@ -85,7 +85,7 @@ pub(crate) struct ParsedResponse {
 /// same ids.
 pub(crate) fn parse_response(
     body: &Value,
-    req: &ModelRequest,
+    req: &ModelRequest<'_>,
     turn: usize,
 ) -> Result<ParsedResponse, ModelError> {
     let Some(choice) = body
@@ -192,7 +192,7 @@ fn arguments_text(arguments: Option<&Value>) -> String {
     }
 }
 
-fn usage(reported: Option<&Value>, req: &ModelRequest, answer: &ChatMessage) -> Usage {
+fn usage(reported: Option<&Value>, req: &ModelRequest<'_>, answer: &ChatMessage) -> Usage {
     let field = |name: &str| reported.and_then(|u| u.get(name)).and_then(Value::as_u64);
     match (field("prompt_tokens"), field("completion_tokens")) {
         (Some(prompt_tokens), Some(completion_tokens)) => Usage {
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::ToolDefinition;
 
-    fn request() -> ModelRequest {
+    fn request() -> ModelRequest<'static> {
         ModelRequest {
             messages: vec![
                 ChatMessage::system("sys"),
@@ -242,7 +242,8 @@ mod tests {
                     }],
                 ),
                 ChatMessage::tool_result("c1", "a.txt"),
-            ],
+            ]
+            .into(),
             tools: vec![ToolDefinition {
                 name: "bash".into(),
                 description: "run".into(),
@@ -275,7 +276,7 @@ mod tests {
     #[test]
     fn no_tool_choice_without_tools() {
         let req = ModelRequest {
-            messages: vec![ChatMessage::user("hi")],
+            messages: vec![ChatMessage::user("hi")].into(),
             ..ModelRequest::default()
         };
         let body = request_body("m", &req);
