@@ -40,6 +40,9 @@ pub enum HarnessError {
     /// A git operation on the project failed.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+    /// A step's worktree snapshot, taken in the background, did not finish.
+    #[error("{0}")]
+    SnapshotTask(String),
     /// The recorded state does not decode into the harness's state type.
     #[error("recorded state does not decode: {0}")]
     State(#[from] serde_json::Error),

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use baton_memory::{MemoryKind, RecallFilter};
 use baton_model::ToolDefinition;
@@ -61,14 +62,22 @@ impl HarnessTools {
             .collect()
     }
 
-    /// Runs one call off the async runtime. Never fails: errors are outputs the model sees.
-    pub async fn call(&self, name: &str, arguments: &str) -> ToolOutput {
+    /// Runs one call off the async runtime, with the time the tool itself took (without the
+    /// hand-over to the blocking pool). Never fails: errors are outputs the model sees.
+    pub async fn call(&self, name: &str, arguments: &str) -> (ToolOutput, Duration) {
         let toolbox = Arc::clone(&self.toolbox);
         let name = name.to_owned();
         let arguments = arguments.to_owned();
-        tokio::task::spawn_blocking(move || toolbox.call(&name, &arguments))
-            .await
-            .unwrap_or_else(|join| ToolOutput::error(format!("the tool crashed: {join}")))
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let output = toolbox.call(&name, &arguments);
+            (output, started.elapsed())
+        })
+        .await
+        .unwrap_or_else(|join| {
+            let output = ToolOutput::error(format!("the tool crashed: {join}"));
+            (output, Duration::ZERO)
+        })
     }
 }
 

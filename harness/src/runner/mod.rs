@@ -3,6 +3,7 @@
 //! worktree snapshot), so the runner can be killed anywhere and `resume` goes on from the
 //! last checkpoint, reusing the model answers already on the tape.
 
+mod checkpoint;
 mod encode;
 mod session;
 mod step;
@@ -16,15 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton_model::{Model, ModelResponse};
-use baton_tape::{
-    SnapshotRef, Snapshotter, StepNo, TapeHeader, TapeWriter, ThreadId, ThreadLock, ThreadPaths,
-};
+use baton_tape::{Snapshotter, StepNo, TapeHeader, TapeWriter, ThreadId, ThreadLock, ThreadPaths};
 use baton_workflows::Workflow;
 
 use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::events::Event;
-use crate::failpoint::failpoint;
 use crate::feature_guard::FeatureGuard;
 use crate::memory::MemoryHandle;
 use crate::project;
@@ -73,13 +71,19 @@ impl Recorded {
     }
 }
 
-/// Wall time of one step, the part of it spent waiting for the model, and the part spent
-/// taking the worktree snapshot (reported apart: it is git writing files on this disk).
-#[derive(Debug, Clone, Copy)]
+/// Wall time of one step and the parts of it reported apart: waiting for the model, the
+/// tools doing their work (a grep's time grows with the project, not with the harness) and
+/// the worktree snapshot (git hashing and writing objects), which mostly runs while the
+/// model is asked for the next step.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StepTiming {
     pub total: Duration,
     pub model: Duration,
+    pub tools: Duration,
+    /// The snapshot's own time, wherever it ran.
     pub snapshot: Duration,
+    /// The part of the step spent waiting for a snapshot (on the step's critical path).
+    pub snapshot_wait: Duration,
 }
 
 /// A thread being run by this process.
@@ -90,7 +94,9 @@ pub struct ThreadRunner {
     model: Arc<dyn Model>,
     tools: HarnessTools,
     tape: TapeWriter<crate::events::Event>,
-    snapshots: Snapshotter,
+    snapshots: checkpoint::SharedSnapshotter,
+    /// The last step's checkpoint, written once its snapshot is done (see `checkpoint`).
+    pending: Option<checkpoint::PendingCheckpoint>,
     pub(crate) memory: Option<MemoryHandle>,
     pub(crate) state: ThreadState,
     guard: FeatureGuard,
@@ -98,8 +104,8 @@ pub struct ThreadRunner {
     _lock: ThreadLock,
     started: Instant,
     timings: Option<Vec<StepTiming>>,
-    model_time: Duration,
-    snapshot_time: Duration,
+    /// The parts of the current step timed so far (see [`StepTiming`]).
+    step_timing: StepTiming,
     /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
     mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
     encoder: encode::StateEncoder,
@@ -176,7 +182,8 @@ impl ThreadRunner {
             model,
             tools,
             tape,
-            snapshots,
+            snapshots: Arc::new(std::sync::Mutex::new(snapshots)),
+            pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, false),
             state,
@@ -184,14 +191,13 @@ impl ThreadRunner {
             _lock: lock,
             started: Instant::now(),
             timings: None,
-            model_time: Duration::ZERO,
-            snapshot_time: Duration::ZERO,
+            step_timing: StepTiming::default(),
             mock_results: None,
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
             partial_snapshots: 0,
         };
-        runner.checkpoint()?;
+        runner.checkpoint().await?;
         Ok(runner)
     }
 
@@ -279,7 +285,8 @@ impl ThreadRunner {
             model,
             tools,
             tape,
-            snapshots,
+            snapshots: Arc::new(std::sync::Mutex::new(snapshots)),
+            pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, state.drafting),
             state,
@@ -287,8 +294,7 @@ impl ThreadRunner {
             _lock: lock,
             started: Instant::now(),
             timings: None,
-            model_time: Duration::ZERO,
-            snapshot_time: Duration::ZERO,
+            step_timing: StepTiming::default(),
             mock_results: None,
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
@@ -371,50 +377,11 @@ impl ThreadRunner {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// Records the state (and a snapshot of the worktree) as of the current step, durably.
-    /// Checkpoints with a snapshot of the whole worktree (session starts and ends, where
-    /// the harness itself writes files).
-    fn checkpoint(&mut self) -> Result<(), HarnessError> {
-        self.touched = step::Touched::Anything;
-        self.checkpoint_step()
-    }
-
-    /// Checkpoints the end of an agent step: its snapshot covers the paths its tools named
-    /// when they all did, the whole worktree otherwise.
-    fn checkpoint_step(&mut self) -> Result<(), HarnessError> {
-        failpoint("checkpoint.before_snapshot");
-        let started = Instant::now();
-        let (step, message) = (StepNo(self.state.step), format!("step {}", self.state.step));
-        let snapshot: SnapshotRef = match std::mem::take(&mut self.touched) {
-            step::Touched::Paths(paths) if self.partial_snapshots < FULL_SCAN_EVERY => {
-                self.partial_snapshots += 1;
-                self.snapshots.snapshot_paths(step, &message, &paths)?
-            }
-            step::Touched::Paths(_) | step::Touched::Anything => {
-                self.partial_snapshots = 0;
-                self.snapshots.snapshot(step, &message)?
-            }
-        };
-        self.snapshot_time = started.elapsed();
-        failpoint("checkpoint.before_frame");
-        let tape = &mut self.tape;
-        self.encoder.with_value(&mut self.state, |value| {
-            tape.checkpoint(step, value, Some(snapshot))
-        })??;
-        failpoint("checkpoint.after_frame");
-        Ok(())
-    }
-
     fn record(&mut self, event: Event) -> Result<(), HarnessError> {
         self.tape.append(StepNo(self.state.step), event)?;
         Ok(())
     }
 }
-
-/// A step whose tools named every file they wrote is snapshotted from those paths alone;
-/// every this-many such steps the whole worktree is scanned anyway, so what changed behind
-/// the tools' backs (a dev server writing its data file) is not missed for long.
-const FULL_SCAN_EVERY: u32 = 16;
 
 /// How threads store their state: the conversation only grows within a session, so the
 /// tape diffs it in time proportional to what was appended.

@@ -64,7 +64,7 @@ impl ThreadRunner {
             self.record(Event::ThreadFinished {
                 status: format!("stopped: {reason}"),
             })?;
-            return self.checkpoint();
+            return self.checkpoint().await;
         };
         let to = self.workflow.node(transition.to).clone();
         self.record(Event::Transition {
@@ -79,7 +79,7 @@ impl ThreadRunner {
                 status: "done".to_owned(),
             })?;
             crate::display::finished(&self.state);
-            return self.checkpoint();
+            return self.checkpoint().await;
         }
         self.open_session(list).await
     }
@@ -137,7 +137,7 @@ impl ThreadRunner {
             memories: memories.len(),
         })?;
         crate::display::session_started(&self.state);
-        self.checkpoint()
+        self.checkpoint().await
     }
 
     /// Closes the session: verify, set `passes`, write the progress section, commit, remember.
@@ -214,7 +214,7 @@ impl ThreadRunner {
             // The next session's start can trust this verification while nothing changes.
             self.state.verified_tree = Some(self.current_tree()?);
         }
-        self.checkpoint()
+        self.checkpoint().await
     }
 
     pub(super) fn read_feature_list(&self) -> Option<FeatureList> {

@@ -1,7 +1,7 @@
 //! One step of the agent loop: ask the model (or reuse the answer already on the tape), run
 //! the tool calls it asked for, guard the feature list, detect loops, checkpoint.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use baton_model::{ChatMessage, ModelRequest, ModelResponse, ToolCall, fit_to_context};
 
@@ -50,14 +50,12 @@ impl ThreadRunner {
     /// Takes one step of the current session, timing the harness's share when asked to.
     pub(super) async fn step(&mut self) -> Result<(), HarnessError> {
         let started = Instant::now();
-        self.model_time = Duration::ZERO;
-        self.snapshot_time = Duration::ZERO;
+        self.step_timing = StepTiming::default();
         self.step_inner().await?;
         if let Some(timings) = &mut self.timings {
             timings.push(StepTiming {
                 total: started.elapsed(),
-                model: self.model_time,
-                snapshot: self.snapshot_time,
+                ..self.step_timing
             });
         }
         Ok(())
@@ -66,10 +64,14 @@ impl ThreadRunner {
     async fn step_inner(&mut self) -> Result<(), HarnessError> {
         let session = self.state.session;
         let turn = self.state.turn + 1;
-        self.state.step += 1;
-        self.state.turn = turn;
+        // The state is left as the last step ended until the answer is in and that step's
+        // checkpoint written (see `checkpoint`): the model is asked while the snapshot runs.
         let (response, source) = match self.recorded.take(session, turn) {
-            Some((response, source)) => (response, Some(source)),
+            Some((response, source)) => {
+                self.settle().await?;
+                self.begin_step(turn);
+                (response, Some(source))
+            }
             None => (self.ask_model(session, turn).await?, None),
         };
         let replayed = source == Some(AnswerSource::Replay);
@@ -130,8 +132,15 @@ impl ThreadRunner {
         self.checkpoint_step()
     }
 
-    /// Asks the live model. A failure that retries did not cure ends the run with the error
-    /// (the thread stays resumable from its last checkpoint).
+    /// Numbers the step that has begun.
+    fn begin_step(&mut self, turn: u32) {
+        self.state.step += 1;
+        self.state.turn = turn;
+    }
+
+    /// Asks the live model, then settles the last step's checkpoint and begins this step.
+    /// A failure that retries did not cure ends the run with the error (the thread stays
+    /// resumable from its last checkpoint).
     async fn ask_model(&mut self, session: u32, turn: u32) -> Result<ModelResponse, HarnessError> {
         let (messages, fit) =
             fit_to_context(&self.state.conversation, self.settings.context_limit_tokens);
@@ -141,19 +150,23 @@ impl ThreadRunner {
             temperature: None,
             max_tokens: None,
         };
-        self.record(Event::ModelRequest {
-            session,
-            turn,
-            messages: request.messages.len(),
-            estimated_tokens: fit.after_tokens,
-            shortened: fit.shortened,
-        })?;
         failpoint("step.before_model_call");
         let asked = Instant::now();
         let answer =
             tokio::time::timeout(self.settings.step_timeout, self.model.complete(&request)).await;
-        self.model_time = asked.elapsed();
+        self.step_timing.model = asked.elapsed();
         failpoint("step.after_model_call");
+        let messages = request.messages.len();
+        drop(request);
+        self.settle().await?;
+        self.begin_step(turn);
+        self.record(Event::ModelRequest {
+            session,
+            turn,
+            messages,
+            estimated_tokens: fit.after_tokens,
+            shortened: fit.shortened,
+        })?;
         match answer {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
@@ -188,11 +201,12 @@ impl ThreadRunner {
                 call.name,
                 allowed.join(", ")
             ))
+        } else if let Some(recorded) = self.mock_results.as_ref().and_then(|m| m.get(&call.id)) {
+            recorded.clone()
         } else {
-            match self.mock_results.as_ref().and_then(|m| m.get(&call.id)) {
-                Some(recorded) => recorded.clone(),
-                None => self.tools.call(&call.name, &call.arguments).await,
-            }
+            let (output, working) = self.tools.call(&call.name, &call.arguments).await;
+            self.step_timing.tools += working;
+            output
         };
         failpoint("tool.after");
         self.touched.note(&call.name, &output);

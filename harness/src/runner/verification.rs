@@ -223,7 +223,7 @@ impl ThreadRunner {
     /// The git tree of the worktree as it is now (a snapshot; cheap when little changed).
     pub(super) fn current_tree(&self) -> Result<String, HarnessError> {
         let snapshot = self
-            .snapshots
+            .snapshotter()?
             .snapshot(baton_tape::StepNo(self.state.step), "verification")?;
         Ok(snapshot.tree)
     }

@@ -1,0 +1,143 @@
+//! Checkpoints: the thread's state as of a step, with a git snapshot of its worktree,
+//! durably on the tape.
+//!
+//! An agent step's snapshot is taken off the step's critical path. When the step's tools are
+//! done (their frames fsynced), the snapshot starts in the blocking pool and the step ends;
+//! the next step asks the model meanwhile, and the checkpoint frame is written as soon as the
+//! answer is back and the snapshot done ("settled"), before anything of the next step is
+//! recorded or run. Nothing of baton's touches the worktree in between. A crash before the
+//! settle leaves the step without its checkpoint, exactly like a crash during its tools:
+//! `resume` goes back to the checkpoint before and runs the step again with its recorded
+//! model answer.
+//!
+//! Checkpoints at session starts and ends, where the harness itself writes files, take
+//! their snapshot at once and scan the whole worktree.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use baton_tape::{SnapshotRef, Snapshotter, StepNo};
+
+use super::ThreadRunner;
+use super::step::Touched;
+use crate::error::HarnessError;
+use crate::failpoint::failpoint;
+
+/// A step whose tools named every file they wrote is snapshotted from those paths alone;
+/// every this-many such steps the whole worktree is scanned anyway, so what changed behind
+/// the tools' backs (a dev server writing its data file) is not missed for long.
+const FULL_SCAN_EVERY: u32 = 16;
+
+/// The thread's snapshotter, shared with the blocking task that takes a step's snapshot.
+pub(super) type SharedSnapshotter = Arc<Mutex<Snapshotter>>;
+
+/// A step whose snapshot is being taken and whose checkpoint is not written yet.
+#[derive(Debug)]
+pub(super) struct PendingCheckpoint {
+    step: StepNo,
+    snapshot: tokio::task::JoinHandle<Result<(SnapshotRef, std::time::Duration), HarnessError>>,
+}
+
+impl ThreadRunner {
+    /// Checkpoints now, with a snapshot of the whole worktree.
+    pub(super) async fn checkpoint(&mut self) -> Result<(), HarnessError> {
+        self.settle().await?;
+        self.touched = Touched::Anything;
+        self.partial_snapshots = 0;
+        let step = StepNo(self.state.step);
+        failpoint("checkpoint.before_snapshot");
+        let started = Instant::now();
+        let snapshot = lock(&self.snapshots)?.snapshot(step, &snapshot_message(step))?;
+        self.step_timing.snapshot += started.elapsed();
+        self.step_timing.snapshot_wait += started.elapsed();
+        self.write_checkpoint(step, snapshot)
+    }
+
+    /// Ends an agent step: starts its snapshot in the background (from the paths its tools
+    /// named when they all did, of the whole worktree otherwise); [`Self::settle`] writes
+    /// the checkpoint.
+    pub(super) fn checkpoint_step(&mut self) -> Result<(), HarnessError> {
+        // The step's frames are durable before the next step starts, checkpoint or not.
+        self.tape.sync()?;
+        let step = StepNo(self.state.step);
+        let paths = match std::mem::take(&mut self.touched) {
+            Touched::Paths(paths) if self.partial_snapshots < FULL_SCAN_EVERY => {
+                self.partial_snapshots += 1;
+                Some(paths)
+            }
+            Touched::Paths(_) | Touched::Anything => {
+                self.partial_snapshots = 0;
+                None
+            }
+        };
+        let snapshots = Arc::clone(&self.snapshots);
+        let snapshot = tokio::task::spawn_blocking(move || {
+            failpoint("checkpoint.before_snapshot");
+            let started = Instant::now();
+            let snapshots = lock(&snapshots)?;
+            let message = snapshot_message(step);
+            let snapshot = match paths {
+                Some(paths) => snapshots.snapshot_paths(step, &message, &paths)?,
+                None => snapshots.snapshot(step, &message)?,
+            };
+            Ok((snapshot, started.elapsed()))
+        });
+        self.pending = Some(PendingCheckpoint { step, snapshot });
+        Ok(())
+    }
+
+    /// Writes the checkpoint of the step whose snapshot is under way, once it is done. A
+    /// no-op when no checkpoint is pending.
+    pub(super) async fn settle(&mut self) -> Result<(), HarnessError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let waited = Instant::now();
+        let (snapshot, took) = pending.snapshot.await.map_err(|join| {
+            HarnessError::SnapshotTask(format!(
+                "the worktree snapshot of step {} did not finish ({join}); `baton resume` goes on from the checkpoint before it",
+                pending.step
+            ))
+        })??;
+        self.step_timing.snapshot_wait += waited.elapsed();
+        self.step_timing.snapshot += took;
+        self.write_checkpoint(pending.step, snapshot)
+    }
+
+    /// Records the state as of `step` with its snapshot, durably.
+    fn write_checkpoint(
+        &mut self,
+        step: StepNo,
+        snapshot: SnapshotRef,
+    ) -> Result<(), HarnessError> {
+        failpoint("checkpoint.before_frame");
+        let tape = &mut self.tape;
+        self.encoder.with_value(&mut self.state, |value| {
+            tape.checkpoint(step, value, Some(snapshot))
+        })??;
+        failpoint("checkpoint.after_frame");
+        Ok(())
+    }
+
+    /// The snapshotter, for work that must see the worktree as it is now (after a settle).
+    pub(super) fn snapshotter(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, Snapshotter>, HarnessError> {
+        lock(&self.snapshots)
+    }
+}
+
+/// Locks the snapshotter; a snapshot task that panicked holding it poisons it for good.
+fn lock(
+    snapshots: &SharedSnapshotter,
+) -> Result<std::sync::MutexGuard<'_, Snapshotter>, HarnessError> {
+    snapshots.lock().map_err(|_| {
+        HarnessError::SnapshotTask(
+            "an earlier worktree snapshot failed midway; `baton resume` goes on from the last checkpoint".to_owned(),
+        )
+    })
+}
+
+fn snapshot_message(step: StepNo) -> String {
+    format!("step {step}")
+}
