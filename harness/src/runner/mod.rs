@@ -1,7 +1,8 @@
 //! The thread runner: walks the workflow graph session by session, and inside a session runs
 //! the agent loop step by step. Every step ends in a durable checkpoint (state delta + a
-//! worktree snapshot), so the runner can be killed anywhere and `resume` goes on from the
-//! last checkpoint, reusing the model answers already on the tape.
+//! worktree snapshot, written as the next step's answer arrives: see `checkpoint`), so the
+//! runner can be killed anywhere and `resume` goes on from the last checkpoint, reusing the
+//! model answers already on the tape.
 
 mod checkpoint;
 mod encode;
