@@ -91,11 +91,13 @@ struct ThreadRow {
     project: String,
 }
 
+/// `baton threads`: reads each tape's header, index, head state and last record, not its
+/// whole history.
 pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for (dir, id) in all_threads(&args.project) {
         let paths = ThreadPaths::new(&dir, &id);
-        let Ok((tape, _)) = Tape::<Event>::open(&paths.tape) else {
+        let Ok(reader) = StateReader::open(&paths) else {
             rows.push(ThreadRow {
                 thread: id.to_string(),
                 status: "unreadable".to_owned(),
@@ -108,13 +110,14 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             });
             continue;
         };
-        let state = head_state(&tape);
+        let state = head_state(&reader);
+        let last = reader.last_record::<Event>().ok().flatten();
         let running = ThreadLock::holder(&paths)
             .ok()
             .flatten()
             .is_some_and(|h| h.is_alive());
         let failed = matches!(
-            tape.records().last().and_then(Record::event),
+            last.as_ref().and_then(Record::event),
             Some(Event::Error { .. })
         );
         let status = match &state {
@@ -134,9 +137,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| format!("{}/{}", s.features_passing, s.features_total))
                 .unwrap_or_default(),
             tokens: state.as_ref().map_or(0, |s| s.ledger.total_tokens()),
-            last_activity: tape
-                .records()
-                .last()
+            last_activity: last
                 .map(|r| r.at.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
             project: dir.display().to_string(),
@@ -163,9 +164,8 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn head_state(tape: &Tape<Event>) -> Option<ThreadState> {
-    let head = tape.head()?;
-    let value = tape.state_at(head.id).ok()?;
+fn head_state(reader: &StateReader) -> Option<ThreadState> {
+    let value = reader.state_at(reader.head()?).ok()?;
     ThreadState::from_value(value).ok()
 }
 
@@ -383,13 +383,19 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// `baton tree`: the root's index and every thread's header line.
 pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
-    let root = open_thread(&args.project, &args.thread)?;
+    let (_, root) = locate_thread(&args.project, &args.thread)?;
+    let root = StateReader::open(&root)?;
+    let head_step = match root.head() {
+        Some(head) => root.step_of(head)?.0,
+        None => 0,
+    };
     let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     for (dir, id) in all_threads(&args.project) {
         let paths = ThreadPaths::new(&dir, &id);
-        if let Ok((tape, _)) = Tape::<Event>::open(&paths.tape)
-            && let Some(parent) = &tape.header().parent
+        if let Ok(header) = baton_tape::read_header(&paths.tape)
+            && let Some(parent) = &header.parent
         {
             children
                 .entry(parent.thread.to_string())
@@ -397,7 +403,6 @@ pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
                 .push((id.to_string(), parent.step.0));
         }
     }
-    let head_step = root.tape.head().map_or(0, |c| c.step.0);
     println!("{} (head at step {head_step})", args.thread);
     print_children(&children, &args.thread, "");
     Ok(ExitCode::Ok)
