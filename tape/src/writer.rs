@@ -301,6 +301,22 @@ impl<E: Serialize> TapeWriter<E> {
         state: &Value,
         snapshot: Option<SnapshotRef>,
     ) -> Result<CheckpointId> {
+        let id = self.checkpoint_unsynced(step, state, snapshot)?;
+        self.sync()?;
+        Ok(id)
+    }
+
+    /// [`checkpoint`](Self::checkpoint) without the fsync: the record is written (it
+    /// survives the process being killed) and becomes durable at the next
+    /// [`sync`](Self::sync), so a caller that records more right after pays one fsync for
+    /// all of it. Until then a power cut can lose it, and the index entry written with it
+    /// is found stale and rebuilt on open.
+    pub fn checkpoint_unsynced(
+        &mut self,
+        step: StepNo,
+        state: &Value,
+        snapshot: Option<SnapshotRef>,
+    ) -> Result<CheckpointId> {
         let seq = Seq(self.next_seq);
         let id = CheckpointId::from(seq);
         let parent = self.head.as_ref().map(|h| h.checkpoint);
@@ -327,7 +343,7 @@ impl<E: Serialize> TapeWriter<E> {
         };
         let offset = self.written + self.pending.len() as u64;
         let len = self.buffer(&record)?;
-        self.sync()?;
+        self.flush()?;
         let Body::Checkpoint(cp) = record.body else {
             return Ok(id);
         };
@@ -424,7 +440,9 @@ impl<E: Serialize> TapeWriter<E> {
         Ok(line.len() as u64 + 1)
     }
 
-    fn flush(&mut self) -> Result<()> {
+    /// Writes buffered records to the file without an fsync: they survive the process
+    /// being killed; [`sync`](Self::sync) makes them survive a power cut too.
+    pub fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
             self.file
                 .write_all(&self.pending)

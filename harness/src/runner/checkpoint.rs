@@ -2,13 +2,18 @@
 //! durably on the tape.
 //!
 //! An agent step's snapshot is taken off the step's critical path. When the step's tools are
-//! done (their frames fsynced), the snapshot starts in the blocking pool and the step ends;
+//! done (their frames written), the snapshot starts in the blocking pool and the step ends;
 //! the next step asks the model meanwhile, and the checkpoint frame is written as soon as the
 //! answer is back and the snapshot done ("settled"), before anything of the next step is
 //! recorded or run. Nothing of baton's touches the worktree in between. A crash before the
 //! settle leaves the step without its checkpoint, exactly like a crash during its tools:
 //! `resume` goes back to the checkpoint before and runs the step again with its recorded
 //! model answer.
+//!
+//! One fsync makes the step's tool frames, its checkpoint and the next model answer durable
+//! together, before the next step's tools run: the frames of a step without a checkpoint
+//! are never used by `resume`, so they need no fsync of their own. Written to the file at
+//! the step's end, they survive a kill in any case.
 //!
 //! Checkpoints at session starts and ends, where the harness itself writes files, take
 //! their snapshot at once and scan the whole worktree.
@@ -50,15 +55,14 @@ impl ThreadRunner {
         let snapshot = lock(&self.snapshots)?.snapshot(step, &snapshot_message(step))?;
         self.step_timing.snapshot += started.elapsed();
         self.step_timing.snapshot_wait += started.elapsed();
-        self.write_checkpoint(step, snapshot)
+        self.write_checkpoint(step, snapshot, Durability::Now)
     }
 
     /// Ends an agent step: starts its snapshot in the background (from the paths its tools
     /// named when they all did, of the whole worktree otherwise); [`Self::settle`] writes
     /// the checkpoint.
     pub(super) fn checkpoint_step(&mut self) -> Result<(), HarnessError> {
-        // The step's frames are durable before the next step starts, checkpoint or not.
-        self.tape.sync()?;
+        self.tape.flush()?;
         let step = StepNo(self.state.step);
         let paths = match std::mem::take(&mut self.touched) {
             Touched::Paths(paths) if self.partial_snapshots < FULL_SCAN_EVERY => {
@@ -86,7 +90,8 @@ impl ThreadRunner {
         Ok(())
     }
 
-    /// Writes the checkpoint of the step whose snapshot is under way, once it is done. A
+    /// Writes the checkpoint of the step whose snapshot is under way, once it is done,
+    /// durable at the caller's next sync (every caller records and syncs right after). A
     /// no-op when no checkpoint is pending.
     pub(super) async fn settle(&mut self) -> Result<(), HarnessError> {
         let Some(pending) = self.pending.take() else {
@@ -101,20 +106,23 @@ impl ThreadRunner {
         })??;
         self.step_timing.snapshot_wait += waited.elapsed();
         self.step_timing.snapshot += took;
-        self.write_checkpoint(pending.step, snapshot)
+        self.write_checkpoint(pending.step, snapshot, Durability::AtNextSync)
     }
 
-    /// Records the state as of `step` with its snapshot, durably.
+    /// Records the state as of `step` with its snapshot.
     fn write_checkpoint(
         &mut self,
         step: StepNo,
         snapshot: SnapshotRef,
+        durability: Durability,
     ) -> Result<(), HarnessError> {
         failpoint("checkpoint.before_frame");
         let tape = &mut self.tape;
-        self.encoder.with_value(&mut self.state, |value| {
-            tape.checkpoint(step, value, Some(snapshot))
-        })??;
+        self.encoder
+            .with_value(&mut self.state, |value| match durability {
+                Durability::Now => tape.checkpoint(step, value, Some(snapshot)),
+                Durability::AtNextSync => tape.checkpoint_unsynced(step, value, Some(snapshot)),
+            })??;
         failpoint("checkpoint.after_frame");
         Ok(())
     }
@@ -125,6 +133,15 @@ impl ThreadRunner {
     ) -> Result<std::sync::MutexGuard<'_, Snapshotter>, HarnessError> {
         lock(&self.snapshots)
     }
+}
+
+/// When a checkpoint frame must be on disk.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// Before `write_checkpoint` returns.
+    Now,
+    /// With whatever the caller records next (one fsync for both).
+    AtNextSync,
 }
 
 /// Locks the snapshotter; a snapshot task that panicked holding it poisons it for good.
