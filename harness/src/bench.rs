@@ -21,6 +21,8 @@ use crate::runner::{NewThread, ThreadRunner};
 pub struct AgentLoopReport {
     pub steps: usize,
     pub tool_calls_per_step: usize,
+    /// How long the scripted model was told to take per answer (`--model-delay-ms`).
+    pub model_delay_ms: u64,
     /// The harness's time per step: everything but the wait for the model.
     pub harness_p50_us: f64,
     pub harness_p99_us: f64,
@@ -65,17 +67,19 @@ from = "work"
 to = "done"
 "#;
 
-/// Runs `steps` scripted steps of three tool calls each and reports the harness's share.
-pub async fn agent_loop(steps: u32) -> Result<AgentLoopReport, HarnessError> {
+/// Runs `steps` scripted steps of three tool calls each, the model answering after
+/// `model_delay_ms`, and reports the harness's share.
+pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopReport, HarnessError> {
     let dir =
         tempfile::tempdir().map_err(|e| HarnessError::io(std::env::temp_dir().as_path(), e))?;
     let project = dir.path().join("project");
     std::fs::create_dir_all(project.join("notes")).map_err(|e| HarnessError::io(&project, e))?;
     std::fs::write(project.join("app_spec.md"), "A benchmark project.\n")
         .map_err(|e| HarnessError::io(&project, e))?;
+    let delay_ms = (model_delay_ms > 0).then_some(model_delay_ms);
     let mut turns: Vec<serde_json::Value> = (0..steps)
         .map(|i| {
-            json!({"tool_calls": [
+            json!({"delay_ms": delay_ms, "tool_calls": [
                 {"name": "write_file", "arguments": {"path": format!("notes/{i}.txt"), "content": format!("note {i}\nline {i}\n")}},
                 {"name": "read_file", "arguments": {"path": format!("notes/{i}.txt")}},
                 {"name": "grep", "arguments": {"pattern": format!("line {i}$"), "path": "notes"}}
@@ -131,6 +135,7 @@ pub async fn agent_loop(steps: u32) -> Result<AgentLoopReport, HarnessError> {
     Ok(AgentLoopReport {
         steps: harness.len(),
         tool_calls_per_step: 3,
+        model_delay_ms,
         harness_p50_us: percentile_us(&harness, 50.0),
         harness_p99_us: percentile_us(&harness, 99.0),
         harness_max_us: percentile_us(&harness, 100.0),

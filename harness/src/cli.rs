@@ -316,6 +316,10 @@ pub enum BenchCommand {
     AgentLoop {
         #[arg(long, default_value_t = 500)]
         steps: u32,
+        /// Make the scripted model take this long per answer (real models take seconds;
+        /// the snapshot of each step runs while the model is asked).
+        #[arg(long, default_value_t = 0)]
+        model_delay_ms: u64,
         #[arg(long)]
         json: bool,
     },

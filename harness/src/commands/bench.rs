@@ -10,8 +10,12 @@ use crate::cli::BenchCommand;
 
 pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::AgentLoop { steps, json } => {
-            let report = crate::bench::agent_loop(steps).await?;
+        BenchCommand::AgentLoop {
+            steps,
+            model_delay_ms,
+            json,
+        } => {
+            let report = crate::bench::agent_loop(steps, model_delay_ms).await?;
             print(&report, json)
         }
         BenchCommand::Tape { steps, json } => {
