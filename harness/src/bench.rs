@@ -19,7 +19,10 @@ use crate::runner::{NewThread, ThreadRunner};
 
 #[derive(Debug, Serialize)]
 pub struct AgentLoopReport {
+    /// Steps measured: those with tool calls, after the warm-up.
     pub steps: usize,
+    /// First steps left out of the figures (thread pools and caches filling up).
+    pub warmup_steps: usize,
     pub tool_calls_per_step: usize,
     /// How long the scripted model was told to take per answer (`--model-delay-ms`).
     pub model_delay_ms: u64,
@@ -66,6 +69,10 @@ when = ["sessions_left"]
 from = "work"
 to = "done"
 "#;
+
+/// Steps at the start left out of the figures: the blocking pool's threads are spawned and
+/// allocator and page caches fill during the first few.
+const WARMUP_STEPS: usize = 10;
 
 /// Runs `steps` scripted steps of three tool calls each, the model answering after
 /// `model_delay_ms`, and reports the harness's share.
@@ -120,9 +127,16 @@ pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopRepo
     .await?;
     runner.enable_timings();
     runner.run().await?;
-    let timings = runner.timings();
+    // The answer that ends the session runs no tool and is followed by the session's
+    // commit: not a step of the kind measured here.
+    let timings: Vec<_> = runner
+        .timings()
+        .iter()
+        .skip(WARMUP_STEPS)
+        .filter(|timing| timing.tool_calls > 0)
+        .collect();
     let sorted = |part: &dyn Fn(&crate::runner::StepTiming) -> Duration| {
-        let mut samples: Vec<Duration> = timings.iter().map(part).collect();
+        let mut samples: Vec<Duration> = timings.iter().copied().map(part).collect();
         samples.sort();
         samples
     };
@@ -134,6 +148,7 @@ pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopRepo
     let model = sorted(&|t| t.model);
     Ok(AgentLoopReport {
         steps: harness.len(),
+        warmup_steps: WARMUP_STEPS,
         tool_calls_per_step: 3,
         model_delay_ms,
         harness_p50_us: percentile_us(&harness, 50.0),

@@ -85,6 +85,8 @@ pub struct StepTiming {
     pub snapshot: Duration,
     /// The part of the step spent waiting for a snapshot (on the step's critical path).
     pub snapshot_wait: Duration,
+    /// Tool calls the step ran (none for the answer that ends a session).
+    pub tool_calls: u32,
 }
 
 /// A thread being run by this process.

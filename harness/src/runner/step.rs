@@ -206,6 +206,7 @@ impl ThreadRunner {
         } else {
             let (output, working) = self.tools.call(&call.name, &call.arguments).await;
             self.step_timing.tools += working;
+            self.step_timing.tool_calls += 1;
             output
         };
         failpoint("tool.after");
