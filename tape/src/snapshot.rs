@@ -20,6 +20,7 @@ use git2::{
 
 use crate::error::{Result, TapeError};
 use crate::ids::{StepNo, ThreadId};
+use crate::lock::ThreadLock;
 use crate::paths::ThreadPaths;
 use crate::record::SnapshotRef;
 
@@ -85,6 +86,21 @@ impl Snapshotter {
 
     pub(crate) fn snapshot_ref_prefix(&self) -> String {
         format!("refs/baton/{}/snapshots/", self.thread)
+    }
+
+    /// Opens the snapshotter of a thread whose lock the caller holds. The private index is
+    /// written only under that lock, so a `snapshot.index.lock` found now was left by a
+    /// process killed while writing the index; it is removed, or every later write of the
+    /// index would fail.
+    pub fn open_locked(project_dir: &Path, thread: &ThreadId, _held: &ThreadLock) -> Result<Self> {
+        let snapshotter = Self::open(project_dir, thread)?;
+        let stale = lock_file_of(&snapshotter.index_path);
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(TapeError::io("remove the stale lock", &stale)(e))
+            }
+            _ => Ok(snapshotter),
+        }
     }
 
     /// Records the worktree as a commit on the thread's hidden refs.
@@ -328,6 +344,13 @@ impl Drop for Snapshotter {
             let _ = index.write();
         }
     }
+}
+
+/// The lock file git and libgit2 take beside `path` while rewriting it.
+fn lock_file_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 /// libgit2 by default checks, for every entry of every tree it writes, that the entry's

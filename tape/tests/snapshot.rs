@@ -7,7 +7,7 @@ use std::path::Path;
 
 use baton_tape::{
     GcPolicy, Snapshotter, StepNo, Tape, TapeError, TapeHeader, TapeOptions, TapeWriter, ThreadId,
-    ThreadPaths,
+    ThreadLock, ThreadPaths,
 };
 use git2::{Repository, Signature};
 use rand::rngs::StdRng;
@@ -246,4 +246,33 @@ fn a_snapshot_of_named_paths_equals_a_full_scan() {
         .snapshot_paths(StepNo(3), "third", &[] as &[&str])
         .unwrap();
     assert_eq!(third, second);
+}
+
+#[test]
+fn an_index_lock_left_by_a_killed_writer_is_removed_under_the_thread_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    user_repo(root);
+    let thread = ThreadId::new("t-stale").unwrap();
+    let paths = ThreadPaths::new(root, &thread);
+    let first = Snapshotter::open(root, &thread)
+        .unwrap()
+        .snapshot(StepNo(1), "first")
+        .unwrap();
+    // What a kill in the middle of writing the private index leaves behind.
+    let stale = format!("{}.lock", paths.snapshot_index.display());
+    fs::write(&stale, b"").unwrap();
+    assert!(
+        Snapshotter::open(root, &thread)
+            .unwrap()
+            .restore(&first)
+            .is_err(),
+        "without the thread lock nobody may assume the lock file is stale"
+    );
+    let held = ThreadLock::acquire(&paths).unwrap();
+    Snapshotter::open_locked(root, &thread, &held)
+        .unwrap()
+        .restore(&first)
+        .unwrap();
+    assert!(!Path::new(&stale).exists());
 }

@@ -22,7 +22,7 @@ use crate::state::{Phase, ThreadState};
 pub fn rewind(args: &RewindArgs) -> anyhow::Result<ExitCode> {
     let opened = open_thread(&args.project, &args.thread)?;
     let id = ThreadId::new(&args.thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
-    let _lock = ThreadLock::acquire(&opened.paths)?;
+    let lock = ThreadLock::acquire(&opened.paths)?;
     let target = opened.tape.resolve(StepNo(args.to))?;
     let mut writer =
         TapeWriter::<Event>::open(&opened.paths, crate::runner::tape_options())?.writer;
@@ -36,7 +36,7 @@ pub fn rewind(args: &RewindArgs) -> anyhow::Result<ExitCode> {
     )?;
     writer.sync()?;
     if let Some(snapshot) = &head.snapshot {
-        Snapshotter::open(&opened.project, &id)?.restore(snapshot)?;
+        Snapshotter::open_locked(&opened.project, &id, &lock)?.restore(snapshot)?;
     }
     let state = crate::state::ThreadState::from_value(head.state.clone())?;
     if let Some(sha) = &state.git_head {

@@ -158,7 +158,7 @@ impl ThreadRunner {
         header.parent = new.parent;
         header.meta = workflow_meta(&workflow);
         let mut tape = TapeWriter::create(&paths, &header, tape_options())?;
-        let snapshots = Snapshotter::open(&project, &thread)?;
+        let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
         let start = workflow.node(workflow.start()).name.clone();
         let mut state = ThreadState::new(
             thread.as_str(),
@@ -234,7 +234,7 @@ impl ThreadRunner {
                 recovery.dropped_bytes, recovery.dropped_lines
             );
         }
-        let snapshots = Snapshotter::open(&project, &thread)?;
+        let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
         let workflow = workflow_from_header(&header)?;
         let mut state = if let Some(head) = tape.head().cloned() {
             if let Some(snapshot) = head.snapshot.as_ref() {
