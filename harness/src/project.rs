@@ -51,6 +51,20 @@ pub struct Committed {
     pub files: Vec<String>,
 }
 
+/// The error for an index that cannot be written. A `.git/index.lock` is git's own lock:
+/// a git command running in the project holds it, or one killed midway (baton included)
+/// left it behind, and only the user can tell which.
+fn index_write_error(repo: &Repository, thread: &str, error: git2::Error) -> HarnessError {
+    let lock = repo.path().join("index.lock");
+    if error.code() == git2::ErrorCode::Locked || lock.exists() {
+        return HarnessError::BadInput(format!(
+            "cannot commit the session: {} exists. A git command is running in the project, or one was killed and left it behind; when none is running, delete it and run `baton resume {thread}`",
+            lock.display()
+        ));
+    }
+    HarnessError::Git(error)
+}
+
 /// Commits everything in the worktree (ignored files excepted) for `thread`/`session`.
 /// When HEAD is already this session's commit (a resumed thread finishing the same session
 /// again), it is replaced rather than stacked, so every session leaves at most one commit.
@@ -66,7 +80,9 @@ pub fn commit_session(
     let mut index = repo.index()?;
     index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
     index.update_all(["*"], None)?;
-    index.write()?;
+    index
+        .write()
+        .map_err(|error| index_write_error(repo, thread, error))?;
     let tree_id = index.write_tree()?;
     let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let (parent, replacing) = match &head {
@@ -219,6 +235,24 @@ pub fn all_commits(repo: &Repository) -> Result<Vec<CommitInfo>, HarnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_left_over_index_lock_is_a_clear_error_naming_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ensure_repo(dir.path()).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        std::fs::write(repo.path().join("index.lock"), "").unwrap();
+        let error = commit_session(&repo, "t1", 1, "init", "").unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("index.lock"), "{message}");
+        assert!(message.contains("baton resume t1"), "{message}");
+        std::fs::remove_file(repo.path().join("index.lock")).unwrap();
+        assert!(
+            commit_session(&repo, "t1", 1, "init", "")
+                .unwrap()
+                .is_some()
+        );
+    }
 
     #[test]
     fn a_session_commits_once_even_when_committed_again() {
