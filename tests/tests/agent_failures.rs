@@ -92,6 +92,50 @@ fn malformed_and_unknown_tool_calls_get_errors_and_the_run_goes_on() {
 }
 
 #[test]
+fn resume_keeps_what_it_puts_back() {
+    let (root, project, script) = setup(&[
+        json!({"node": "initializer", "turns": [write_list_turn(), {"content": "Set up."}]}),
+        json!({"node": "coding", "turns": [{"content": "Nothing to do."}]}),
+    ]);
+    let first = run(root.path(), &project, &script, "1");
+    assert_eq!(first.status.code(), Some(1), "{}", describe(&first));
+    std::fs::write(project.join("notes.txt"), "written by hand\n").unwrap();
+    let (project_arg, script_arg) = (project.to_str().unwrap(), script.to_str().unwrap());
+    let resumed = baton(
+        root.path(),
+        &[
+            "resume",
+            "t",
+            "--project",
+            project_arg,
+            "--script",
+            script_arg,
+            "--max-sessions",
+            "2",
+            "--no-memory",
+            "--no-verify",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    let kept = stderr
+        .split("kept in commit ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no word of what resume put back: {stderr}"));
+    // The thread's record wins in the worktree; the hand edit is in the commit named.
+    assert!(!project.join("notes.txt").exists());
+    let repo = git2::Repository::open(&project).unwrap();
+    let tree = repo
+        .find_commit(git2::Oid::from_str(kept).unwrap())
+        .unwrap()
+        .tree()
+        .unwrap();
+    let entry = tree.get_path(Path::new("notes.txt")).unwrap();
+    let blob = repo.find_blob(entry.id()).unwrap();
+    assert_eq!(blob.content(), b"written by hand\n");
+}
+
+#[test]
 fn an_illegal_feature_list_edit_is_reverted() {
     let (root, project, script) = setup(&[
         json!({"node": "initializer", "turns": [write_list_turn(), {"content": "Set up."}]}),

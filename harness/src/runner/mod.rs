@@ -238,6 +238,7 @@ impl ThreadRunner {
         let workflow = workflow_from_header(&header)?;
         let mut state = if let Some(head) = tape.head().cloned() {
             if let Some(snapshot) = head.snapshot.as_ref() {
+                keep_what_resume_resets(&snapshots, &head, snapshot)?;
                 snapshots.restore(snapshot)?;
             }
             ThreadState::from_value(head.state)?
@@ -384,6 +385,24 @@ impl ThreadRunner {
         self.tape.append(StepNo(self.state.step), event)?;
         Ok(())
     }
+}
+
+/// Resume puts the worktree back to the head checkpoint's snapshot. Whatever differs (files
+/// an interrupted step half wrote, or edits made by hand while the thread was stopped) is
+/// first kept as a snapshot commit of its own, and the user is told how to get it back.
+fn keep_what_resume_resets(
+    snapshots: &Snapshotter,
+    head: &baton_tape::Head,
+    snapshot: &baton_tape::SnapshotRef,
+) -> Result<(), HarnessError> {
+    let found = snapshots.snapshot(head.step, "the worktree as resume found it")?;
+    if found.tree != snapshot.tree {
+        eprintln!(
+            "baton: the worktree had changed since step {} (an interrupted step, or edits by hand); it is put back to that step. What was there is kept in commit {}: `git diff {} {}` shows the changes, `git checkout {} -- FILE` takes a file back",
+            head.step, found.commit, snapshot.commit, found.commit, found.commit
+        );
+    }
+    Ok(())
 }
 
 /// How threads store their state: the conversation only grows within a session, so the
