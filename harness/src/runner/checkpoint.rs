@@ -47,14 +47,14 @@ impl ThreadRunner {
     /// Checkpoints now, with a snapshot of the whole worktree.
     pub(super) async fn checkpoint(&mut self) -> Result<(), HarnessError> {
         self.settle().await?;
-        self.touched = Touched::Anything;
         self.partial_snapshots = 0;
         let step = StepNo(self.state.step);
         failpoint("checkpoint.before_snapshot");
         let started = Instant::now();
         let snapshot = lock(&self.snapshots)?.snapshot(step, &snapshot_message(step))?;
-        self.step_timing.snapshot += started.elapsed();
-        self.step_timing.snapshot_wait += started.elapsed();
+        let took = started.elapsed();
+        self.step_timing.snapshot += took;
+        self.step_timing.snapshot_wait += took;
         self.write_checkpoint(step, snapshot, Durability::Now)
     }
 
