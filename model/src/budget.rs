@@ -15,12 +15,12 @@ const MIN_KEPT_CHARS: usize = 240;
 /// Room the marker line takes, so shortening never grows a message.
 const MARKER_CHARS: usize = 90;
 
-/// ≈ tokens of one message: characters / 4, rounded up, plus a fixed overhead.
+/// ≈ tokens of one message: bytes of text / 4, rounded up, plus a fixed overhead.
 pub fn estimate_message_tokens(message: &ChatMessage) -> usize {
-    message.char_count().div_ceil(4) + MESSAGE_OVERHEAD_TOKENS
+    message.text_len().div_ceil(4) + MESSAGE_OVERHEAD_TOKENS
 }
 
-/// ≈ tokens of a conversation (characters / 4 plus a per-message overhead). Good to a
+/// ≈ tokens of a conversation (bytes of text / 4 plus a per-message overhead). Good to a
 /// few tens of percent for English and code; meant for budgets, not billing.
 pub fn estimate_tokens(messages: &[ChatMessage]) -> usize {
     messages.iter().map(estimate_message_tokens).sum()
@@ -140,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn estimate_is_chars_over_four_plus_overhead() {
+    fn estimate_is_bytes_over_four_plus_overhead() {
         assert_eq!(estimate_tokens(&[ChatMessage::user("abcdefgh")]), 2 + 4);
         assert_eq!(estimate_tokens(&[ChatMessage::user("abcdefghi")]), 3 + 4);
         assert_eq!(estimate_tokens(&[]), 0);

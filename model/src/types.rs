@@ -80,16 +80,17 @@ impl ChatMessage {
         }
     }
 
-    /// Characters of text this message carries (content plus tool-call ids, names and
-    /// arguments): the basis of every token estimate in this crate.
-    pub fn char_count(&self) -> usize {
-        let content = self.content.as_deref().map_or(0, |c| c.chars().count());
+    /// Bytes of text this message carries (content plus tool-call ids, names and
+    /// arguments): the basis of every token estimate in this crate. Bytes rather than
+    /// characters: the length is known without reading the text (the harness estimates
+    /// the whole conversation before every request), and for text outside ASCII bytes are
+    /// the closer guess at tokens anyway.
+    pub fn text_len(&self) -> usize {
+        let content = self.content.as_deref().map_or(0, str::len);
         let calls: usize = self
             .tool_calls
             .iter()
-            .map(|call| {
-                call.id.chars().count() + call.name.chars().count() + call.arguments.chars().count()
-            })
+            .map(|call| call.id.len() + call.name.len() + call.arguments.len())
             .sum();
         content + calls
     }
@@ -122,7 +123,7 @@ pub struct ModelRequest<'a> {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
-    /// True when the server reported no usage and baton estimated it (≈ chars / 4).
+    /// True when the server reported no usage and baton estimated it (≈ bytes of text / 4).
     #[serde(default)]
     pub estimated: bool,
 }
