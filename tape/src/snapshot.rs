@@ -113,6 +113,28 @@ impl Snapshotter {
         self.commit_index(&mut index, step, message)
     }
 
+    /// Records the worktree unless its tree is `since`'s (a snapshot about to be restored):
+    /// what a restore would throw away, kept. `None` when there is nothing to keep.
+    pub fn snapshot_if_changed(
+        &self,
+        since: &SnapshotRef,
+        step: StepNo,
+        message: &str,
+    ) -> Result<Option<SnapshotRef>> {
+        let mut index = self
+            .repo
+            .index()
+            .map_err(TapeError::git("open snapshot index"))?;
+        self.scan_worktree(&mut index)?;
+        let tree_id = index
+            .write_tree()
+            .map_err(TapeError::git("write snapshot tree"))?;
+        if tree_id.to_string() == since.tree {
+            return Ok(None);
+        }
+        self.commit_index(&mut index, step, message).map(Some)
+    }
+
     /// Records the worktree when only `paths` (project-relative) can have changed since
     /// this snapshotter's last snapshot: those entries are refreshed and nothing else is
     /// looked at. The caller vouches for that; the first snapshot of a snapshotter always

@@ -276,3 +276,26 @@ fn an_index_lock_left_by_a_killed_writer_is_removed_under_the_thread_lock() {
         .unwrap();
     assert!(!Path::new(&stale).exists());
 }
+
+#[test]
+fn snapshot_if_changed_keeps_only_a_worktree_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    user_repo(root);
+    let thread = ThreadId::new("t-keep").unwrap();
+    let snapshotter = Snapshotter::open(root, &thread).unwrap();
+    let first = snapshotter.snapshot(StepNo(1), "first").unwrap();
+    let fresh = Snapshotter::open(root, &thread).unwrap();
+    assert_eq!(
+        fresh
+            .snapshot_if_changed(&first, StepNo(1), "same")
+            .unwrap(),
+        None
+    );
+    write(root, "a.txt", "edited by hand\n");
+    let kept = fresh
+        .snapshot_if_changed(&first, StepNo(1), "changed")
+        .unwrap()
+        .expect("a changed worktree is kept");
+    assert_ne!(kept.tree, first.tree);
+}

@@ -395,8 +395,9 @@ fn keep_what_resume_resets(
     head: &baton_tape::Head,
     snapshot: &baton_tape::SnapshotRef,
 ) -> Result<(), HarnessError> {
-    let found = snapshots.snapshot(head.step, "the worktree as resume found it")?;
-    if found.tree != snapshot.tree {
+    let kept =
+        snapshots.snapshot_if_changed(snapshot, head.step, "the worktree as resume found it")?;
+    if let Some(found) = kept {
         eprintln!(
             "baton: the worktree had changed since step {} (an interrupted step, or edits by hand); it is put back to that step. What was there is kept in commit {}: `git diff {} {}` shows the changes, `git checkout {} -- FILE` takes a file back",
             head.step, found.commit, snapshot.commit, found.commit, found.commit
