@@ -2,6 +2,11 @@
 //! random words per step plus a 50-entry feature list) measured on this disk: fsync floor,
 //! record+checkpoint per step at 1,000 and 10,000 steps, bytes on disk, state-at-step
 //! latency, resume time and worktree snapshot time.
+//!
+//! The fsync floor is sampled between the steps, one probe per step, so that floor and
+//! steps see the same disk: a 1,000-step window lasts about 0.1 s, and one stall of the
+//! virtual disk during it would otherwise decide a ratio taken against a floor measured
+//! at another moment.
 
 use std::fs;
 use std::io::Write;
@@ -91,8 +96,17 @@ impl Latency {
 pub struct BenchReport {
     /// Steps of the long thread.
     pub steps: usize,
-    /// A 100-byte append + fdatasync on this disk: the floor of a durable step.
+    /// A 100-byte append + fdatasync on this disk, one before each step: the floor of a
+    /// durable step.
     pub fsync: Latency,
+    /// The floor over steps 1..=1,000 only.
+    pub fsync_first_1k: Latency,
+    /// The floor over the last 1,000 steps only.
+    pub fsync_last_1k: Latency,
+    /// `step_first_1k.p99 / fsync_first_1k.p99` (goal: at most 2).
+    pub step_over_fsync_p99_first_1k: f64,
+    /// `step_last_1k.p99 / fsync_last_1k.p99` (goal: at most 2, the same as at 1,000).
+    pub step_over_fsync_p99_last_1k: f64,
     /// One event append + one checkpoint (durable) per step, steps 1..=1,000.
     pub step_first_1k: Latency,
     /// The same over the last 1,000 steps of the long thread (flatness check).
@@ -138,7 +152,7 @@ pub struct BenchReport {
 pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     fs::create_dir_all(&opts.dir).map_err(TapeError::io("create", &opts.dir))?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
-    let fsync = measure_fsync(opts)?;
+    let mut fsync_probe = FsyncProbe::create(opts)?;
     let thread = ThreadId::new("bench")?;
     let project = opts.dir.join("tape-project");
     let _ = fs::remove_dir_all(&project);
@@ -156,6 +170,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         "step": 0,
     });
     let mut per_step = Vec::with_capacity(opts.steps);
+    let mut fsyncs = Vec::with_capacity(opts.steps);
     let (mut tape_bytes_1k, mut index_bytes_1k) = (0, 0);
     for step in 1..=opts.steps as u64 {
         let message = sentence(&mut rng, &words, opts.message_bytes);
@@ -167,6 +182,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         }
         state["step"] = json!(step);
         let event = json!({"kind": "model", "usage": {"prompt_tokens": 900 + step, "completion_tokens": 100}});
+        fsyncs.push(fsync_probe.sample()?);
         let started = Instant::now();
         writer.append(StepNo(step), event)?;
         writer.checkpoint(StepNo(step), &state, None)?;
@@ -177,7 +193,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         }
     }
     drop(writer);
+    fsync_probe.remove();
     let last = per_step.len().saturating_sub(1_000);
+    let first = per_step.len().min(1_000);
     let total_bytes_end = file_len(&paths.tape) + file_len(&paths.index);
 
     let started = Instant::now();
@@ -238,11 +256,21 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         Latency::default()
     };
+    let (step_first_1k, step_last_1k) = (
+        Latency::of(&per_step[..first]),
+        Latency::of(&per_step[last..]),
+    );
+    let (fsync_first_1k, fsync_last_1k) =
+        (Latency::of(&fsyncs[..first]), Latency::of(&fsyncs[last..]));
     Ok(BenchReport {
         steps: opts.steps,
-        fsync,
-        step_first_1k: Latency::of(&per_step[..per_step.len().min(1_000)]),
-        step_last_1k: Latency::of(&per_step[last..]),
+        fsync: Latency::of(&fsyncs),
+        step_over_fsync_p99_first_1k: step_first_1k.p99_us / fsync_first_1k.p99_us,
+        step_over_fsync_p99_last_1k: step_last_1k.p99_us / fsync_last_1k.p99_us,
+        fsync_first_1k,
+        fsync_last_1k,
+        step_first_1k,
+        step_last_1k,
         step_all: Latency::of(&per_step),
         tape_bytes_1k,
         index_bytes_1k,
@@ -273,20 +301,31 @@ fn push_message(state: &mut Value, step: u64, content: &str) {
     }
 }
 
-fn measure_fsync(opts: &BenchOptions) -> Result<Latency> {
-    let path = opts.dir.join("fsync-probe");
-    let mut file = fs::File::create(&path).map_err(TapeError::io("create", &path))?;
-    let line = [b'x'; 100];
-    let mut samples = Vec::with_capacity(1_000);
-    for _ in 0..1_000 {
-        let started = Instant::now();
-        file.write_all(&line)
-            .and_then(|()| file.sync_data())
-            .map_err(TapeError::io("fsync", &path))?;
-        samples.push(started.elapsed());
+/// The disk's floor: a 100-byte append to a file of its own, then fdatasync.
+struct FsyncProbe {
+    path: PathBuf,
+    file: fs::File,
+}
+
+impl FsyncProbe {
+    fn create(opts: &BenchOptions) -> Result<Self> {
+        let path = opts.dir.join("fsync-probe");
+        let file = fs::File::create(&path).map_err(TapeError::io("create", &path))?;
+        Ok(Self { path, file })
     }
-    let _ = fs::remove_file(&path);
-    Ok(Latency::of(&samples))
+
+    fn sample(&mut self) -> Result<Duration> {
+        let started = Instant::now();
+        self.file
+            .write_all(&[b'x'; 100])
+            .and_then(|()| self.file.sync_data())
+            .map_err(TapeError::io("fsync", &self.path))?;
+        Ok(started.elapsed())
+    }
+
+    fn remove(self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 fn measure_snapshots(opts: &BenchOptions, rng: &mut StdRng) -> Result<Latency> {
