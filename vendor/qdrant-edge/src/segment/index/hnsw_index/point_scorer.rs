@@ -205,6 +205,11 @@ impl<'a> FilteredScorer<'a> {
         &self.filters
     }
 
+    /// baton patch: whether a payload filter restricts the points (deleted points aside).
+    pub fn is_filtered(&self) -> bool {
+        self.filters.filter_context.is_some()
+    }
+
     /// Return [`FilteredBytesScorer`] if the underlying scorer supports it.
     pub fn scorer_bytes(&self) -> Option<FilteredBytesScorer<'_>> {
         Some(FilteredBytesScorer {
