@@ -426,6 +426,12 @@ impl VectorStore for EdgeStore {
 /// over; `project`, `kind` and `feature` keep theirs (large blocks, common filters).
 const NO_EXTRA_HNSW_LINKS: [&str; 3] = ["thread", "session", "at_ms"];
 
+/// The field that partitions memories the way tenants partition a shared collection: an
+/// index build stores each project's points together (the engine's tenant
+/// defragmentation), so a search filtered on one project reads its own stretch of memory.
+/// A project's embedded store holds one project, where this changes nothing.
+const TENANT_FIELD: &str = "project";
+
 fn field_schema(field: &str, kind: FieldType) -> PayloadFieldSchema {
     // None: the engine's default, which builds the links.
     let enable_hnsw = NO_EXTRA_HNSW_LINKS.contains(&field).then_some(false);
@@ -433,6 +439,7 @@ fn field_schema(field: &str, kind: FieldType) -> PayloadFieldSchema {
         FieldType::Keyword => {
             PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(KeywordIndexParams {
                 enable_hnsw,
+                is_tenant: (field == TENANT_FIELD).then_some(true),
                 ..KeywordIndexParams::default()
             }))
         }
