@@ -21,6 +21,21 @@ use crate::runner::ThreadRunner;
 /// The collection baton's memories live in.
 pub const COLLECTION: &str = "baton";
 
+/// Files named in a commit memory; the rest are counted. A vendored dependency or a
+/// formatting pass touches thousands of files, and a memory is read by a model in a prompt.
+const COMMIT_FILES_NAMED: usize = 30;
+
+/// The text a commit is remembered by: its message, then the files it changed.
+pub fn commit_text(message: &str, files: &[String]) -> String {
+    let mut text = message.trim_end().to_owned();
+    let named = files.len().min(COMMIT_FILES_NAMED);
+    let _ = write!(text, "\n\nFiles: {}", files[..named].join(", "));
+    if files.len() > named {
+        let _ = write!(text, " and {} more", files.len() - named);
+    }
+    text
+}
+
 /// An open memory plus the project name its records carry.
 #[derive(Clone)]
 pub struct MemoryHandle {
@@ -192,12 +207,12 @@ impl ThreadRunner {
         };
         let mut records = Vec::new();
         if let Some(commit) = commit {
-            let mut text = subject.to_owned();
+            let mut message = subject.to_owned();
             if let Some(summary) = summary.filter(|s| !s.trim().is_empty()) {
-                text.push_str("\n\n");
-                text.push_str(summary.trim());
+                message.push_str("\n\n");
+                message.push_str(summary.trim());
             }
-            let _ = write!(text, "\n\nFiles: {}", commit.files.join(", "));
+            let text = commit_text(&message, &commit.files);
             let mut record = with_source(handle.record(MemoryKind::Commit, &thread, text));
             record.commit = Some(commit.sha.clone());
             records.push(record);
@@ -254,5 +269,20 @@ impl ThreadRunner {
         record.session = Some(self.state.session);
         record.feature = Some(feature.to_owned());
         handle.remember(vec![record]).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_memory_names_its_first_files_and_counts_the_rest() {
+        let few = vec!["a.rs".to_owned(), "b.rs".to_owned()];
+        assert_eq!(commit_text("fix: b\n", &few), "fix: b\n\nFiles: a.rs, b.rs");
+        let many: Vec<String> = (0..1_000).map(|i| format!("vendor/f{i}.c")).collect();
+        let text = commit_text("vendor everything", &many);
+        assert!(text.contains("vendor/f29.c and 970 more"), "{text}");
+        assert!(!text.contains("vendor/f30.c"), "{text}");
     }
 }

@@ -224,7 +224,8 @@ pub fn all_commits(repo: &Repository) -> Result<Vec<CommitInfo>, HarnessError> {
         let parent_tree = commit.parent(0).ok().map(|p| p.tree_id());
         commits.push(CommitInfo {
             sha: commit.id().to_string(),
-            message: commit.message().unwrap_or_default().to_owned(),
+            // Lossy: a message in another encoding is still worth remembering.
+            message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
             files: changed_files(repo, parent_tree, commit.tree_id())?,
             time: commit.time().seconds(),
         });

@@ -1,5 +1,6 @@
 //! `baton recall` and `baton memory stats|reindex|migrate`.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use baton_memory::{Memory, MemoryKind, MemoryRecord, RecallFilter};
@@ -122,9 +123,11 @@ async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Rebuilds memory from what the project holds: its git log, its progress notes, its tapes.
+/// Everything is read before the old memories are dropped, so a history or tape that cannot
+/// be read leaves the memory as it was.
 async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
-    handle.memory.reset().await?;
+    let feature_ids = known_feature_ids(&args.project);
     let mut records = Vec::new();
     let repo = crate::project::ensure_repo(&args.project)?;
     for commit in crate::project::all_commits(&repo)? {
@@ -132,15 +135,11 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
         let mut record = handle.record(
             MemoryKind::Commit,
             &thread,
-            format!(
-                "{}\n\nFiles: {}",
-                strip_trailer(&commit.message),
-                commit.files.join(", ")
-            ),
+            crate::memory::commit_text(&strip_trailer(&commit.message), &commit.files),
         );
         record.commit = Some(commit.sha.clone());
         record.session = session;
-        record.feature = feature_of(&commit.message);
+        record.feature = feature_of(&commit.message, &feature_ids);
         record.at = Utc
             .timestamp_opt(commit.time, 0)
             .single()
@@ -151,9 +150,17 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     for thread in baton_tape::list_threads(&args.project)? {
         records.extend(tape_records(&handle, &args.project, &thread));
     }
+    handle.memory.reset().await?;
     let count = handle.memory.remember(records).await?;
     println!("reindexed {count} memories from git log, progress notes and tapes");
     Ok(ExitCode::Ok)
+}
+
+/// The ids in the project's feature list (none when it has no readable one).
+fn known_feature_ids(project: &Path) -> HashSet<String> {
+    baton_verify::FeatureList::load(&project.join(crate::feature_guard::FEATURE_LIST))
+        .map(|list| list.features.into_iter().map(|f| f.id).collect())
+        .unwrap_or_default()
 }
 
 fn progress_records(handle: &MemoryHandle, project: &Path) -> Vec<MemoryRecord> {
@@ -253,12 +260,14 @@ fn strip_trailer(message: &str) -> String {
         .to_owned()
 }
 
-/// `feat(add-todo): ...` → `add-todo`.
-fn feature_of(message: &str) -> Option<String> {
+/// `feat(add-todo): ...` → `add-todo`, when `add-todo` is a feature of the project: other
+/// histories use the same form for scopes (`chore(deps): ...`) that name no feature.
+fn feature_of(message: &str, feature_ids: &HashSet<String>) -> Option<String> {
     let subject = message.lines().next()?;
     let open = subject.find('(')?;
     let close = subject[open..].find(')')? + open;
-    Some(subject[open + 1..close].to_owned()).filter(|id| !id.is_empty())
+    let scope = &subject[open + 1..close];
+    feature_ids.contains(scope).then(|| scope.to_owned())
 }
 
 /// Copies the embedded store to a Qdrant server and points the project's baton.toml at it.
@@ -302,7 +311,10 @@ mod tests {
     fn commit_messages_give_their_session_and_feature() {
         let message = "feat(add-todo): Add a todo\n\nDid it.\n\nBaton-Session: demo/2\n";
         assert_eq!(session_of(message), ("demo".to_owned(), Some(2)));
-        assert_eq!(feature_of(message).as_deref(), Some("add-todo"));
+        let features = HashSet::from(["add-todo".to_owned()]);
+        assert_eq!(feature_of(message, &features).as_deref(), Some("add-todo"));
+        assert_eq!(feature_of("chore(deps): bump serde", &features), None);
+        assert_eq!(feature_of(message, &HashSet::new()), None);
         assert_eq!(
             strip_trailer(message),
             "feat(add-todo): Add a todo\n\nDid it."
