@@ -141,3 +141,56 @@ async fn background_index_build_keeps_search_working() {
     let reopened = EdgeStore::open_with_threshold(dir.path(), DIM, 500).unwrap();
     assert_eq!(reopened.count(&Filter::default()).await.unwrap(), 600);
 }
+
+/// A background build starts at the store's threshold of unindexed points; the engine
+/// must then really build a graph (its own size threshold, in bytes of vectors, is set to
+/// match), or every build is a no-op and the unindexed part keeps growing.
+#[tokio::test]
+async fn an_index_build_at_the_auto_threshold_builds_a_graph() {
+    const THRESHOLD: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open_with_threshold(dir.path(), DIM, THRESHOLD).unwrap();
+    let points: Vec<Point> = (0..THRESHOLD as u128)
+        .map(|i| {
+            let x = i as f32;
+            point(i + 1, vec![x.sin(), x.cos(), (x * 0.7).sin(), 1.0])
+        })
+        .collect();
+    store
+        .upsert(points[..THRESHOLD - 1].to_vec())
+        .await
+        .unwrap();
+    assert!(!has_graph(dir.path()), "a graph before any build");
+    store
+        .upsert(points[THRESHOLD - 1..].to_vec())
+        .await
+        .unwrap();
+    wait_for_build(&store).await;
+    assert!(has_graph(dir.path()), "optimize() built no HNSW graph");
+}
+
+/// Waits (up to two minutes) for a background build to start and end.
+async fn wait_for_build(store: &EdgeStore) {
+    let deadline = Instant::now() + Duration::from_mins(2);
+    while store.is_optimizing() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !store.is_optimizing(),
+        "background build did not finish in 120 s"
+    );
+}
+
+/// Whether an HNSW graph file exists anywhere under the shard folder.
+fn has_graph(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            has_graph(&path)
+        } else {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("links") && name.ends_with(".bin"))
+        }
+    })
+}

@@ -12,6 +12,15 @@ use crate::store::Point;
 /// Project value matched by the filtered searches: one of ten, so ~10% of points.
 pub(super) const FILTERED_PROJECT: &str = "project-3";
 const PROJECTS: usize = 10;
+/// Kind matched by the wide filtered searches: one of five, so ~20% of points.
+pub(super) const WIDE_FILTERED_KIND: &str = "commit";
+const KINDS: [&str; 5] = [
+    WIDE_FILTERED_KIND,
+    "progress",
+    "error",
+    "fix",
+    "verification",
+];
 /// Noise per dimension around a topic centre: gives cosines to the centre around 0.7,
 /// like sentences on one subject.
 const TOPIC_NOISE: f32 = 0.05;
@@ -93,9 +102,8 @@ impl Synthetic {
 
 /// A valid memory payload, so whole recall can run over these points.
 fn payload(i: usize, text: String) -> Map<String, Value> {
-    let kinds = ["commit", "progress", "error", "fix", "verification"];
     let mut p = Map::new();
-    p.insert("kind".into(), Value::from(kinds[i % kinds.len()]));
+    p.insert("kind".into(), Value::from(KINDS[i % KINDS.len()]));
     p.insert("text".into(), Value::from(text));
     p.insert(
         "project".into(),

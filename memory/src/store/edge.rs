@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex};
 
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition as EdgeCondition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard,
-    EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations,
-    Filter as EdgeFilter, IntegerIndexParams, JsonPath, KeywordIndexParams, Match, Modifier,
-    NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations,
-    PointOperations, PointStructPersisted, QueryEnum, Range, ScrollRequest, SearchParams,
-    SearchRequest as EdgeSearchRequest, UpdateOperation, ValueVariants, VectorInternal,
-    VectorPersisted, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+    Condition as EdgeCondition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder,
+    EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder,
+    FieldCondition, FieldIndexOperations, Filter as EdgeFilter, IntegerIndexParams, JsonPath,
+    KeywordIndexParams, Match, Modifier, NamedQuery, Payload, PayloadFieldSchema,
+    PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, PointStructPersisted,
+    QueryEnum, Range, ScrollRequest, SearchParams, SearchRequest as EdgeSearchRequest,
+    UpdateOperation, ValueVariants, VectorInternal, VectorPersisted, VectorStorageDatatype,
+    VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
@@ -30,10 +31,20 @@ use super::{
 };
 use crate::MemoryError;
 
-/// Unindexed points that trigger a background HNSW build. Above Qdrant's own indexing
-/// threshold (~10 MB of vectors) so the optimizer acts; below the size where an exact
-/// scan of the unindexed segment costs more than a millisecond or two.
+/// Unindexed points that trigger a background HNSW build: below the size where an exact
+/// scan of the unindexed segment costs more than a millisecond. The engine is told to
+/// index a segment from this size on (see `engine_indexing_threshold_kb`), or its own
+/// default (10 MB of vectors, 13k points at 384 half-precision dims) would make the
+/// build a no-op.
 pub const AUTO_OPTIMIZE_THRESHOLD: usize = 10_000;
+
+/// Dense vectors are stored in half precision: half the memory, and a scan or a graph walk
+/// reads half the bytes. Cosine on unit-length embeddings loses nothing a ranking sees
+/// (rounding moves a score by ~1e-4), and at 100k memories searches got faster: unfiltered
+/// p50 0.91 → 0.58 ms, a filter matching 10k points answered by an exact scan (recall 1.0)
+/// in 1.0 ms where the full-precision graph walk took 1.3 ms for recall 0.964.
+const DENSE_DATATYPE: VectorStorageDatatype = VectorStorageDatatype::Float16;
+const DENSE_BYTES_PER_DIM: usize = 2;
 
 const LOCK_FILE: &str = "baton.lock";
 
@@ -95,8 +106,19 @@ impl EdgeStore {
             let config = EdgeConfigBuilder::new()
                 .vector(
                     DENSE,
-                    EdgeVectorParamsBuilder::new(dim, Distance::Cosine).build(),
+                    EdgeVectorParamsBuilder::new(dim, Distance::Cosine)
+                        .datatype(DENSE_DATATYPE)
+                        .build(),
                 )
+                .optimizers(EdgeOptimizersConfig {
+                    // A store that never builds on its own (`usize::MAX`) still indexes
+                    // from the default size when asked to optimize.
+                    indexing_threshold: Some(engine_indexing_threshold_kb(
+                        dim,
+                        auto_optimize_at.min(AUTO_OPTIMIZE_THRESHOLD),
+                    )),
+                    ..EdgeOptimizersConfig::default()
+                })
                 .sparse_vector(
                     SPARSE,
                     EdgeSparseVectorParamsBuilder::new()
@@ -197,6 +219,12 @@ impl Inner {
             end_build(&self.shard, &self.optimizing, &self.flush_gate);
         }
     }
+}
+
+/// The engine's indexing threshold (KB of dense vectors in one segment) that makes it index
+/// a segment holding `points` points, so a background build triggered there builds.
+fn engine_indexing_threshold_kb(dim: usize, points: usize) -> usize {
+    (points.saturating_mul(dim * DENSE_BYTES_PER_DIM) / 1024).max(1)
 }
 
 /// Marks an index build finished, doing the flush it deferred.
