@@ -211,6 +211,14 @@ impl ThreadRunner {
         };
         failpoint("tool.after");
         self.touched.note(&call.name, &output);
+        // Only tools that may touch anything (bash, the browser) can reach .baton/.
+        if output.may_have_touched_anything && self.tape.relink()? {
+            self.lock.relink()?;
+            output.content.push_str(
+                "\n\nbaton: this command deleted or replaced baton's own files in .baton/ (the thread's tape); \
+                 baton wrote them back. Leave .baton/ alone: never delete it, and do not run `git clean -x`.",
+            );
+        }
         if output.may_have_touched_anything
             || output
                 .touched
