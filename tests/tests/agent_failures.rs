@@ -275,3 +275,24 @@ fn a_command_that_deletes_baton_s_folder_loses_nothing() {
         describe(&threads)
     );
 }
+
+#[test]
+fn an_answer_cut_at_the_token_limit_does_not_end_the_session() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        {"content": "I will now write the feature list with", "finish_reason": "length"},
+        write_list_turn(),
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        project.join("feature_list.json").exists(),
+        "the session went on after the cut answer: {}",
+        describe(&output)
+    );
+    let ended: Vec<Event> = events(&project)
+        .into_iter()
+        .filter(|e| matches!(e, Event::SessionEnded { .. }))
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+}
