@@ -119,3 +119,64 @@ async fn auth_errors_name_the_key() {
     assert!(matches!(err, ModelError::Http { status: 401, .. }), "{err}");
     assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
 }
+
+/// A server that sends a 200's headers and half a body, then never finishes.
+async fn stalling() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"choices\": [";
+                let _ = socket.write_all(head.as_bytes()).await;
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn an_answer_that_never_ends_times_out_by_name() {
+    let mut settings = OpenAiSettings::new(stalling().await, "local-model");
+    settings.request_timeout = Duration::from_millis(300);
+    settings.retry = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let model = OpenAiModel::new(settings).unwrap();
+    let err = model.complete(&request()).await.unwrap_err();
+    assert!(err.retryable(), "{err}");
+    assert!(
+        err.to_string().contains("no complete answer within 0.3s"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_html_error_page_is_named_as_such() {
+    let model = model(
+        answering(
+            200,
+            "<!DOCTYPE html><html><body>Bad gateway</body></html>".into(),
+        )
+        .await,
+    );
+    let err = model.complete(&request()).await.unwrap_err();
+    assert!(matches!(err, ModelError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("Bad gateway"), "{err}");
+}
+
+#[tokio::test]
+async fn no_content_and_no_tool_calls_and_a_cut_answer_are_kept() {
+    let body = json!({"choices": [{"index": 0, "finish_reason": "length",
+        "message": {"role": "assistant", "content": null}}]});
+    let model = model(answering(200, body.to_string()).await);
+    let response = model.complete(&request()).await.unwrap();
+    assert_eq!(response.finish_reason.as_deref(), Some("length"));
+    assert_eq!(response.message.content, None);
+    assert!(response.message.tool_calls.is_empty());
+}

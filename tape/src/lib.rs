@@ -17,6 +17,7 @@ mod lock;
 mod paths;
 mod record;
 mod redact;
+mod relink;
 mod snapshot;
 mod tape;
 mod writer;

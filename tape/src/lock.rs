@@ -109,6 +109,18 @@ impl ThreadLock {
         }
     }
 
+    /// Writes the lock file again if something removed it while the thread ran.
+    pub fn relink(&self) -> Result<()> {
+        if self.path.exists() {
+            return Ok(());
+        }
+        let mut file = open_private(&self.path, true, false)?;
+        let text = serde_json::to_string(&self.holder).map_err(TapeError::Encode)?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(TapeError::io("write lock", &self.path))
+    }
+
     /// This process's entry in the lock.
     pub fn holder_info(&self) -> &LockHolder {
         &self.holder

@@ -17,6 +17,7 @@ use crate::index::{ChainStats, Entry, EntryKind, TapeIndex};
 use crate::paths::{ThreadPaths, open_private};
 use crate::record::{Body, Checkpoint, Record, Rewind, SnapshotRef, StateBlob, TapeHeader};
 use crate::redact::Redactor;
+use crate::relink::{copy_back, still_linked};
 use crate::tape::{Recovery, Tape};
 
 /// How the writer stores states.
@@ -438,6 +439,28 @@ impl<E: Serialize> TapeWriter<E> {
         self.next_seq = record.seq.0 + 1;
         self.last_step = record.step;
         Ok(line.len() as u64 + 1)
+    }
+
+    /// Puts the tape and its index back at their paths when something deleted or replaced
+    /// them while this writer had them open (a command run by the agent cleaning the
+    /// project, say). Returns whether anything had to be put back.
+    pub fn relink(&mut self) -> Result<bool> {
+        self.flush()?;
+        let tape_linked = still_linked(&self.file, &self.paths.tape)?;
+        let index_linked = still_linked(&self.index_file, &self.paths.index)?;
+        if tape_linked && index_linked {
+            return Ok(false);
+        }
+        self.paths.create_dir()?;
+        if !tape_linked {
+            self.file = copy_back(&self.file, &self.paths.tape)?;
+        }
+        if !index_linked {
+            self.index_file = copy_back(&self.index_file, &self.paths.index)?;
+        }
+        sync_dir(&self.paths.dir)?;
+        tracing::warn!(tape = %self.paths.tape.display(), "the tape had been removed from its folder; it was written back");
+        Ok(true)
     }
 
     /// Writes buffered records to the file without an fsync: they survive the process

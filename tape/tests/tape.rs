@@ -496,3 +496,37 @@ fn a_held_lock_refuses_a_second_runner_and_a_stale_one_is_taken_over() {
     let lock = ThreadLock::acquire(&paths).unwrap();
     assert_eq!(lock.holder_info().pid, std::process::id().cast_signed());
 }
+
+#[test]
+fn a_tape_deleted_while_open_is_written_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let lock = ThreadLock::acquire(&paths).unwrap();
+    write_steps(&mut writer, 1..=5);
+    assert!(
+        !writer.relink().unwrap(),
+        "nothing to do while the files are there"
+    );
+    // What `rm -rf .baton` (or `git clean -fdx`) run by the agent does.
+    fs::remove_dir_all(dir.path().join(".baton")).unwrap();
+    assert!(writer.relink().unwrap());
+    lock.relink().unwrap();
+    write_steps(&mut writer, 6..=8);
+    writer.sync().unwrap();
+    assert!(ThreadLock::holder(&paths).unwrap().is_some());
+    drop(writer);
+    let (tape, recovery) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert!(recovery.is_none());
+    assert_eq!(tape.checkpoints().count(), 8);
+    assert_eq!(tape.state_at(StepNo(8)).unwrap(), state(8, false));
+    let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
+    assert_eq!(resumed.writer.head().unwrap().state, state(8, false));
+
+    // A tape replaced by another file is put back too.
+    let mut writer = resumed.writer;
+    fs::remove_file(&paths.tape).unwrap();
+    fs::write(&paths.tape, "garbage\n").unwrap();
+    assert!(writer.relink().unwrap());
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+    assert_eq!(tape.checkpoints().count(), 8);
+}

@@ -235,3 +235,64 @@ fn an_unreachable_server_ends_the_run_naming_the_url() {
     assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
     assert!(stderr.contains("resum"), "says how to go on: {stderr}");
 }
+
+#[test]
+fn a_command_that_deletes_baton_s_folder_loses_nothing() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        write_list_turn(),
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "rm -rf .baton && git clean -fdxq"}}]},
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let results: Vec<String> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { name, content, .. } if name == "bash" => Some(content),
+            _ => None,
+        })
+        .collect();
+    assert!(results[0].contains("baton wrote them back"), "{results:?}");
+    // The whole thread is on the tape: its start, the cleaning step and the session's end.
+    let events = events(&project);
+    assert!(
+        matches!(events.first(), Some(Event::ThreadStarted { .. })),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::SessionEnded { .. })),
+        "{events:?}"
+    );
+    let threads = baton(
+        root.path(),
+        &["threads", "--project", project.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&threads.stdout).contains('t'),
+        "{}",
+        describe(&threads)
+    );
+}
+
+#[test]
+fn an_answer_cut_at_the_token_limit_does_not_end_the_session() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        {"content": "I will now write the feature list with", "finish_reason": "length"},
+        write_list_turn(),
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        project.join("feature_list.json").exists(),
+        "the session went on after the cut answer: {}",
+        describe(&output)
+    );
+    let ended: Vec<Event> = events(&project)
+        .into_iter()
+        .filter(|e| matches!(e, Event::SessionEnded { .. }))
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+}

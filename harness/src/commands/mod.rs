@@ -3,6 +3,7 @@
 
 pub(crate) mod bench;
 mod demo;
+mod inputs;
 mod inspect;
 mod memory;
 mod run;

@@ -1,19 +1,17 @@
 //! `baton run` and `baton resume`: drive a thread to its end and print a summary.
 
-use std::path::Path;
-
 use anyhow::Context as _;
 
-use super::{ExitCode, connect_model};
+use super::{ExitCode, connect_model, inputs};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::config::Settings;
-use crate::error::HarnessError;
 use crate::runner::{NewThread, RunOutcome, ThreadRunner};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.project)
         .with_context(|| format!("cannot create {}", args.project.display()))?;
-    place_spec(&args.project, args.spec.as_deref())?;
+    inputs::place_spec(&args.project, args.spec.as_deref())?;
+    inputs::check_feature_list(&args.project)?;
     let settings = Settings::resolve(
         &args.project,
         &args.model,
@@ -75,33 +73,6 @@ pub async fn drive(runner: &mut ThreadRunner) -> anyhow::Result<ExitCode> {
             runner.state().step,
             runner.thread(),
             runner.project().display()
-        ))),
-    }
-}
-
-/// Copies `--spec` in as app_spec.md; without it the project must already have one.
-fn place_spec(project: &Path, spec: Option<&Path>) -> Result<(), HarnessError> {
-    let target = project.join("app_spec.md");
-    match spec {
-        Some(spec) => {
-            let text = std::fs::read_to_string(spec).map_err(|source| HarnessError::Io {
-                path: spec.to_path_buf(),
-                source,
-            })?;
-            match std::fs::read_to_string(&target) {
-                Ok(existing) if existing != text => Err(HarnessError::BadInput(format!(
-                    "{} already has a different app_spec.md; drop --spec to keep it, or remove it first",
-                    project.display()
-                ))),
-                Ok(_) => Ok(()),
-                Err(_) => std::fs::write(&target, text)
-                    .map_err(|source| HarnessError::io(&target, source)),
-            }
-        }
-        None if target.exists() => Ok(()),
-        None => Err(HarnessError::BadInput(format!(
-            "{} has no app_spec.md: pass --spec FILE with the app's spec",
-            project.display()
         ))),
     }
 }

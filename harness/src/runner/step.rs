@@ -22,6 +22,11 @@ const TOOLS_THAT_NAME_THEIR_WRITES: [&str; 6] = [
     "recall",
 ];
 
+/// Told to the model after an answer that hit the output-token limit.
+const CUT_OFF_NOTE: &str = "baton: your last answer was cut off at the output token limit (finish_reason \"length\"), \
+so it was not taken as the end of the session, and a tool call in it may have lost the end of its arguments. \
+Go on in smaller pieces: write big files in parts (write_file, then edit_file to append).";
+
 /// What a step's tool calls may have changed in the worktree.
 #[derive(Debug, Default)]
 pub(super) enum Touched {
@@ -96,7 +101,10 @@ impl ThreadRunner {
         self.state.conversation.push(response.message.clone());
         crate::display::step(&self.state, &response);
 
-        if response.message.tool_calls.is_empty() {
+        // An answer cut at the output-token limit is not the model saying it is done, and
+        // its last tool call's arguments are likely cut too: say so, and let it go on.
+        let cut_off = response.finish_reason.as_deref() == Some("length");
+        if response.message.tool_calls.is_empty() && !cut_off {
             let summary = response.message.content.clone();
             return self.finish_session(SessionEnd::Finished, summary).await;
         }
@@ -122,6 +130,11 @@ impl ThreadRunner {
         }
         if let Some(end) = loop_end {
             return self.finish_session(end, None).await;
+        }
+        if cut_off {
+            self.state
+                .conversation
+                .push(ChatMessage::user(CUT_OFF_NOTE));
         }
         let max_turns = self.node_max_turns();
         if self.state.turn >= max_turns {
@@ -211,6 +224,14 @@ impl ThreadRunner {
         };
         failpoint("tool.after");
         self.touched.note(&call.name, &output);
+        // Only tools that may touch anything (bash, the browser) can reach .baton/.
+        if output.may_have_touched_anything && self.tape.relink()? {
+            self.lock.relink()?;
+            output.content.push_str(
+                "\n\nbaton: this command deleted or replaced baton's own files in .baton/ (the thread's tape); \
+                 baton wrote them back. Leave .baton/ alone: never delete it, and do not run `git clean -x`.",
+            );
+        }
         if output.may_have_touched_anything
             || output
                 .touched

@@ -11,6 +11,7 @@
 //!             "arguments": { "path": "index.html", "content": "@file:files/index.html" } } ] },
 //!         { "tool_calls": [ { "name": "bash", "arguments_raw": "{not json" } ] },
 //!         { "fail": { "status": 500, "times": 1, "retry_after": 1 }, "content": "after one 500" },
+//!         { "content": "Let me wr", "finish_reason": "length" },
 //!         { "content": "Done.", "delay_ms": 50 } ] } ] }
 //! ```
 //! Any string exactly `"@file:REL"` is replaced by that file's text (REL relative to the
@@ -69,6 +70,10 @@ pub struct ScriptTurn {
     /// Wait before answering (failures included).
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Overrides the `finish_reason` sent (`"stop"` or `"tool_calls"`), e.g. `"length"`
+    /// to play an answer cut at the output-token limit.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

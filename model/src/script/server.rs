@@ -291,12 +291,15 @@ fn completion(model: &str, at: &Position, turn: &ScriptTurn, prompt_chars: usize
         (None, true) => json!(""),
     };
     let mut message = json!({"role": "assistant", "content": content});
-    let finish_reason = if tool_calls.is_empty() {
+    let mut finish_reason = if tool_calls.is_empty() {
         "stop"
     } else {
         message["tool_calls"] = Value::Array(tool_calls);
         "tool_calls"
     };
+    if let Some(scripted) = &turn.finish_reason {
+        finish_reason = scripted;
+    }
     json!({
         "id": format!("chatcmpl-scripted-{}-{}", at.session, at.turn),
         "object": "chat.completion",

@@ -14,6 +14,8 @@ use crate::{Jail, Tool, ToolError, ToolOutput, ToolSpec, parse_args};
 
 /// How many match lines an ambiguity error lists before summarising.
 const LISTED_LINES: usize = 20;
+/// The largest file edited in memory (read, matched, rebuilt: about three copies held).
+const EDIT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Replaces exact text in a project file.
 #[derive(Debug)]
@@ -47,7 +49,14 @@ impl EditFile {
                 "old_string and new_string are the same, so nothing would change".to_owned(),
             ));
         }
-        let (path, _) = existing_file(&self.jail, &args.path)?;
+        let (path, metadata) = existing_file(&self.jail, &args.path)?;
+        if metadata.len() > EDIT_MAX_BYTES {
+            return Err(ToolError::Rejected(format!(
+                "{:?} is {} bytes, more than the {EDIT_MAX_BYTES}-byte limit of edit_file; change it with bash (e.g. `sed -i`)",
+                args.path,
+                metadata.len()
+            )));
+        }
         let bytes = fs::read(&path).map_err(|e| ToolError::io("reading", &args.path, e))?;
         if looks_binary(&bytes) {
             return Err(ToolError::Rejected(format!(

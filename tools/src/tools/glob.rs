@@ -40,6 +40,7 @@ impl Glob {
                 args.pattern
             )));
         }
+        refuse_climbing(&args.pattern)?;
         let matcher = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
@@ -80,6 +81,17 @@ impl Glob {
         }
         Ok(listing)
     }
+}
+
+/// Refuses a pattern with a `..` part: matched against paths below the search folder it
+/// could never match, and the model would read "no files" as "nothing there".
+pub(super) fn refuse_climbing(pattern: &str) -> Result<(), ToolError> {
+    if pattern.split('/').any(|part| part == "..") {
+        return Err(ToolError::Rejected(format!(
+            "pattern {pattern:?} contains `..`; patterns match paths below the search folder, so to look elsewhere in the project pass that folder as path (e.g. path: \"src\", pattern: \"**/*.rs\")"
+        )));
+    }
+    Ok(())
 }
 
 /// The folder a search starts from: the project root, or `path` (a folder or a file).

@@ -12,7 +12,7 @@ use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContex
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::glob::search_folder;
+use super::glob::{refuse_climbing, search_folder};
 use super::object_schema;
 use crate::capped::cap_middle;
 use crate::walk::project_files;
@@ -108,6 +108,7 @@ struct FileFilter {
 
 impl FileFilter {
     fn new(glob: &str) -> Result<Self, ToolError> {
+        refuse_climbing(glob)?;
         let by_name = !glob.contains('/');
         let matcher = GlobBuilder::new(glob.trim_start_matches("./"))
             .literal_separator(true)

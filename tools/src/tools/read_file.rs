@@ -100,6 +100,8 @@ struct Shown {
     stopped_at_bytes: bool,
     /// Set when a single line was longer than the whole byte budget.
     cut_line: bool,
+    /// Set when a shown line was not UTF-8 (its bad bytes are shown as U+FFFD).
+    not_utf8: bool,
 }
 
 impl LineWindow {
@@ -111,34 +113,46 @@ impl LineWindow {
             total: 0,
             stopped_at_bytes: false,
             cut_line: false,
+            not_utf8: false,
         };
         let mut line = Vec::new();
         // Counts file bytes, not rendered ones, so a file under the limit is always whole.
         let mut shown_bytes = 0;
         loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            let number = shown.total + 1;
+            let wanted = number >= self.first
+                && self.limit.is_none_or(|limit| number - self.first < limit)
+                && !shown.stopped_at_bytes;
+            // Only a shown line is kept, and only as much of it as can be shown (plus its
+            // line ending): a file that is one 100 MB line must not be held in memory.
+            let keep = if wanted { self.max_bytes + 2 } else { 0 };
+            let length = read_line_capped(&mut reader, &mut line, keep)?;
+            if length == 0 {
                 break;
             }
-            shown.total += 1;
-            let number = shown.total;
-            let wanted =
-                number >= self.first && self.limit.is_none_or(|limit| number - self.first < limit);
-            if !wanted || shown.stopped_at_bytes {
+            shown.total = number;
+            if !wanted {
                 continue;
             }
-            if shown_bytes + line.len() > self.max_bytes && shown.last > 0 {
+            if shown_bytes + length > self.max_bytes && shown.last > 0 {
                 shown.stopped_at_bytes = true;
                 continue;
             }
-            let content = line.strip_suffix(b"\n").unwrap_or(&line);
-            let mut content = content.strip_suffix(b"\r").unwrap_or(content);
-            if content.len() > self.max_bytes {
+            let mut content: &[u8] = &line;
+            if length == line.len() {
+                content = content.strip_suffix(b"\n").unwrap_or(content);
+                content = content.strip_suffix(b"\r").unwrap_or(content);
+            }
+            let cut = content.len() > self.max_bytes;
+            if cut {
                 content = &content[..self.max_bytes];
                 shown.stopped_at_bytes = true;
                 shown.cut_line = true;
             }
-            shown_bytes += line.len();
+            // A character cut in two by the byte limit is not a sign of a non-UTF-8 file.
+            shown.not_utf8 |= std::str::from_utf8(content)
+                .is_err_and(|error| !cut || error.error_len().is_some());
+            shown_bytes += length;
             let _ = writeln!(
                 shown.text,
                 "{number:>6}\t{}",
@@ -147,6 +161,34 @@ impl LineWindow {
             shown.last = number;
         }
         Ok(shown)
+    }
+}
+
+/// Reads one line (up to and including `\n`, or to the end) and returns its length in
+/// bytes, keeping at most its first `keep` bytes in `line`.
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    keep: usize,
+) -> std::io::Result<usize> {
+    line.clear();
+    let mut length = 0;
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(length);
+        }
+        let (used, ended) = match buffer.iter().position(|&byte| byte == b'\n') {
+            Some(newline) => (newline + 1, true),
+            None => (buffer.len(), false),
+        };
+        let room = keep.saturating_sub(line.len()).min(used);
+        line.extend_from_slice(&buffer[..room]);
+        reader.consume(used);
+        length += used;
+        if ended {
+            return Ok(length);
+        }
     }
 }
 
@@ -162,6 +204,11 @@ impl Shown {
             )));
         }
         let mut text = self.text;
+        if self.not_utf8 {
+            text.push_str(
+                "[the file is not valid UTF-8: bytes that are not were shown as \u{FFFD}; edit_file cannot change it, use bash or rewrite it with write_file]\n",
+            );
+        }
         if self.cut_line {
             let _ = write!(
                 text,
@@ -224,5 +271,27 @@ impl Tool for ReadFile {
             Ok(text) => ToolOutput::success(text),
             Err(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_counted_whole_but_kept_only_in_part() {
+        let mut text = vec![b'a'; 4 << 20];
+        text.extend_from_slice(b"\nend");
+        let mut reader = BufReader::new(Cursor::new(text));
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line_capped(&mut reader, &mut line, 16).unwrap(),
+            (4 << 20) + 1
+        );
+        assert_eq!(line, vec![b'a'; 16]);
+        assert!(line.capacity() < 64 * 1024, "kept {}", line.capacity());
+        assert_eq!(read_line_capped(&mut reader, &mut line, 16).unwrap(), 3);
+        assert_eq!(line, b"end");
+        assert_eq!(read_line_capped(&mut reader, &mut line, 16).unwrap(), 0);
     }
 }

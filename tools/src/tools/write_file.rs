@@ -28,6 +28,13 @@ impl WriteFile {
     }
 
     fn write(&self, args: &Args) -> Result<ToolOutput, ToolError> {
+        // `normalise` drops a trailing `/`, which would turn "src/" into a file named src.
+        if args.path.ends_with('/') {
+            return Err(ToolError::Rejected(format!(
+                "path {:?} ends with `/`, so it names a folder; give the path of the file to write, e.g. \"{}index.html\" (folders are created as needed)",
+                args.path, args.path
+            )));
+        }
         let target = self.jail.resolve_write(&args.path)?;
         let relative = self.jail.relative(&target);
         let existed = match fs::metadata(&target) {

@@ -4,6 +4,7 @@
 mod bash;
 mod common;
 mod files;
+mod hostile;
 mod jail;
 mod search;
 mod toolbox;
