@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use baton_memory::MemoryError;
 use baton_memory::store::{
-    EdgeStore, Filter, Point, Query, SearchRequest, ServerStore, SparseVector, VectorStore,
+    EdgeStore, Filter, INDEXED_FIELDS, Point, Query, SearchRequest, ServerStore, SparseVector,
+    VectorStore,
 };
 use common::conformance::{self, DIM};
 use uuid::Uuid;
@@ -140,4 +141,50 @@ async fn background_index_build_keeps_search_working() {
     drop(store);
     let reopened = EdgeStore::open_with_threshold(dir.path(), DIM, 500).unwrap();
     assert_eq!(reopened.count(&Filter::default()).await.unwrap(), 600);
+}
+
+/// The fields with a payload index in the shard at `path` (opened by the engine itself, the
+/// way the next `EdgeStore::open` sees it).
+fn indexed_fields(path: &std::path::Path) -> Vec<String> {
+    let shard = qdrant_edge::EdgeShard::load(path, None).unwrap();
+    let mut fields: Vec<String> = shard
+        .info()
+        .payload_schema
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn a_store_whose_creation_was_cut_short_gets_its_missing_indexes_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EdgeStore::open(dir.path(), DIM).unwrap());
+    let mut all: Vec<String> = INDEXED_FIELDS
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    all.sort();
+    assert_eq!(indexed_fields(dir.path()), all);
+
+    // What a kill -9 during the first open leaves: `edge_config.json` and the segment are
+    // written, the indexes after the first few are not.
+    {
+        let shard = qdrant_edge::EdgeShard::load(dir.path(), None).unwrap();
+        for (field, _) in &INDEXED_FIELDS[2..] {
+            shard
+                .update(qdrant_edge::UpdateOperation::FieldIndexOperation(
+                    qdrant_edge::FieldIndexOperations::DeleteIndex(field.parse().unwrap()),
+                ))
+                .unwrap();
+        }
+    }
+    assert_eq!(indexed_fields(dir.path()).len(), 2, "the cut-short store");
+
+    let store = EdgeStore::open(dir.path(), DIM).unwrap();
+    store.upsert(vec![point(1, vec![0.5; DIM])]).await.unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    assert_eq!(indexed_fields(dir.path()), all);
 }
