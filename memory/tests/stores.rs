@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use baton_memory::MemoryError;
 use baton_memory::store::{
-    EdgeStore, Filter, Point, Query, SearchRequest, ServerStore, SparseVector, VectorStore,
+    EdgeStore, Filter, INDEXED_FIELDS, Point, Query, SearchRequest, ServerStore, SparseVector,
+    VectorStore,
 };
 use common::conformance::{self, DIM};
 use uuid::Uuid;
@@ -193,4 +194,50 @@ fn has_graph(dir: &std::path::Path) -> bool {
                 .is_some_and(|name| name.starts_with("links") && name.ends_with(".bin"))
         }
     })
+}
+
+/// The fields with a payload index in the shard at `path` (opened by the engine itself, the
+/// way the next `EdgeStore::open` sees it).
+fn indexed_fields(path: &std::path::Path) -> Vec<String> {
+    let shard = qdrant_edge::EdgeShard::load(path, None).unwrap();
+    let mut fields: Vec<String> = shard
+        .info()
+        .payload_schema
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn a_store_whose_creation_was_cut_short_gets_its_missing_indexes_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EdgeStore::open(dir.path(), DIM).unwrap());
+    let mut all: Vec<String> = INDEXED_FIELDS
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    all.sort();
+    assert_eq!(indexed_fields(dir.path()), all);
+
+    // What a kill -9 during the first open leaves: `edge_config.json` and the segment are
+    // written, the indexes after the first few are not.
+    {
+        let shard = qdrant_edge::EdgeShard::load(dir.path(), None).unwrap();
+        for (field, _) in &INDEXED_FIELDS[2..] {
+            shard
+                .update(qdrant_edge::UpdateOperation::FieldIndexOperation(
+                    qdrant_edge::FieldIndexOperations::DeleteIndex(field.parse().unwrap()),
+                ))
+                .unwrap();
+        }
+    }
+    assert_eq!(indexed_fields(dir.path()).len(), 2, "the cut-short store");
+
+    let store = EdgeStore::open(dir.path(), DIM).unwrap();
+    store.upsert(vec![point(1, vec![0.5; DIM])]).await.unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    assert_eq!(indexed_fields(dir.path()), all);
 }

@@ -178,3 +178,38 @@ pub fn worktree_files(project: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// How many memories the project's store holds (`baton memory stats --json`).
+pub fn memory_total(project: &Path) -> u64 {
+    let output = baton(
+        project,
+        &[
+            "memory",
+            "stats",
+            "--json",
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    stats["total"].as_u64().unwrap()
+}
+
+/// The status `baton threads --json` gives a thread, and whether its lock file is still there.
+pub fn thread_status(project: &Path, thread: &str) -> (String, bool) {
+    let output = baton(
+        project,
+        &["threads", "--json", "--project", project.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let threads: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let status = threads
+        .iter()
+        .find(|t| t["thread"] == thread)
+        .and_then(|t| t["status"].as_str())
+        .unwrap_or("missing")
+        .to_owned();
+    let paths = ThreadPaths::new(project, &ThreadId::new(thread).unwrap());
+    (status, paths.lock.exists())
+}

@@ -2,7 +2,8 @@
 //! same feature list, the same commit trees, the same files, and the same steps on the tape
 //! (none twice, none lost). The kills are real SIGKILLs: at named failpoints (during a model
 //! call, in the middle of a tool call, between frames, inside the git commit) and at random
-//! moments.
+//! moments, without memory; and at the points memory and the Chromium checks add, with both
+//! on as users run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::process::ExitStatusExt;
@@ -11,36 +12,40 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use baton_tests::{
-    baton_bin, commit_trees, describe, examples_dir, feature_list, project_from_example, tape,
-    worktree_files,
+    baton_bin, commit_trees, describe, examples_dir, feature_list, memory_total,
+    project_from_example, tape, thread_status, worktree_files,
 };
 
 const THREAD: &str = "k";
+const EXAMPLE: &str = "counter-app";
+const NO_MEMORY: &[&str] = &["--no-memory"];
 
-fn run_args(project: &Path) -> Vec<String> {
-    let script = examples_dir().join("counter-app").join("script.json");
-    vec![
+fn run_args(project: &Path, flags: &[&str]) -> Vec<String> {
+    let script = examples_dir().join(EXAMPLE).join("script.json");
+    let mut args: Vec<String> = vec![
         "run".into(),
         project.display().to_string(),
         "--script".into(),
         script.display().to_string(),
         "--thread".into(),
         THREAD.into(),
-        "--no-memory".into(),
-    ]
+    ];
+    args.extend(flags.iter().map(|flag| (*flag).to_owned()));
+    args
 }
 
-fn resume_args(project: &Path) -> Vec<String> {
-    let script = examples_dir().join("counter-app").join("script.json");
-    vec![
+fn resume_args(project: &Path, flags: &[&str]) -> Vec<String> {
+    let script = examples_dir().join(EXAMPLE).join("script.json");
+    let mut args: Vec<String> = vec![
         "resume".into(),
         THREAD.into(),
         "--project".into(),
         project.display().to_string(),
         "--script".into(),
         script.display().to_string(),
-        "--no-memory".into(),
-    ]
+    ];
+    args.extend(flags.iter().map(|flag| (*flag).to_owned()));
+    args
 }
 
 fn command(args: &[String]) -> Command {
@@ -73,11 +78,11 @@ fn live_steps(project: &Path) -> Vec<(u64, u32)> {
 fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
     let root = tempfile::tempdir().unwrap();
 
-    let baseline = project_from_example(&root.path().join("baseline"), "counter-app");
-    let output = command(&run_args(&baseline)).output().unwrap();
+    let baseline = project_from_example(&root.path().join("baseline"), EXAMPLE);
+    let output = command(&run_args(&baseline, NO_MEMORY)).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
 
-    let project = project_from_example(&root.path().join("killed"), "counter-app");
+    let project = project_from_example(&root.path().join("killed"), EXAMPLE);
     // Kills that land at once in a resumed process (a model call, a tool call, the frames of
     // a checkpoint), then ones that let it get further (a recorded answer, a finished tool,
     // the session's commit), round after round, so the kills spread over the sessions.
@@ -108,9 +113,9 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
     let mut started = false;
     for (i, point) in failpoints.iter().enumerate() {
         let args = if started {
-            resume_args(&project)
+            resume_args(&project, NO_MEMORY)
         } else {
-            run_args(&project)
+            run_args(&project, NO_MEMORY)
         };
         started = true;
         let output = command(&args)
@@ -128,7 +133,7 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
     }
     // And a few kills at random moments, whatever the process is doing then.
     for delay_ms in [150_u64, 400, 900, 1700] {
-        let mut child = command(&resume_args(&project)).spawn().unwrap();
+        let mut child = command(&resume_args(&project, NO_MEMORY)).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
@@ -136,7 +141,7 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
         }
         let _ = child.wait();
     }
-    let output = command(&resume_args(&project)).output().unwrap();
+    let output = command(&resume_args(&project, NO_MEMORY)).output().unwrap();
     assert!(
         output.status.success(),
         "final resume: {}",
@@ -163,4 +168,66 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
         live_steps(&baseline),
         "steps on the tape differ"
     );
+}
+
+/// The default path, with semantic memory (the embedding model and the embedded Qdrant Edge
+/// store) and the Chromium checks on: killed before the first checkpoint (opening memory
+/// takes seconds, so a kill early in a run lands there), right after a session's checks
+/// (`passes` already written, not yet committed) and right after its memories were stored,
+/// it ends like an uninterrupted run, with as many memories.
+#[test]
+fn with_memory_and_verification_killed_and_resumed_ends_like_an_uninterrupted_run() {
+    let root = tempfile::tempdir().unwrap();
+
+    let baseline = project_from_example(&root.path().join("baseline"), EXAMPLE);
+    let output = command(&run_args(&baseline, &[])).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+
+    let project = project_from_example(&root.path().join("killed"), EXAMPLE);
+    // Each count is the n-th pass in that process: session 1 is the initializer, whose
+    // end has no checks, so `:2` is the first coding session's.
+    let failpoints = [
+        "checkpoint.before_frame:1",
+        "session.after_verify:2",
+        "session.after_remember:1",
+        "session.after_verify:2",
+        "session.after_remember:1",
+    ];
+    for (i, point) in failpoints.iter().enumerate() {
+        let args = if i == 0 {
+            run_args(&project, &[])
+        } else {
+            resume_args(&project, &[])
+        };
+        let output = command(&args)
+            .env("BATON_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "attempt {i} was to be killed at {point}: {}",
+            describe(&output)
+        );
+    }
+    let output = command(&resume_args(&project, &[])).output().unwrap();
+    assert!(
+        output.status.success(),
+        "final resume: {}",
+        describe(&output)
+    );
+
+    assert_eq!(
+        feature_list(&project).to_json_pretty(),
+        feature_list(&baseline).to_json_pretty()
+    );
+    assert_eq!(commit_trees(&project), commit_trees(&baseline));
+    assert_eq!(worktree_files(&project), worktree_files(&baseline));
+    assert_eq!(
+        live_steps(&project),
+        live_steps(&baseline),
+        "steps on the tape differ"
+    );
+    assert_eq!(memory_total(&project), memory_total(&baseline));
+    assert_eq!(thread_status(&project, THREAD), ("done".to_owned(), false));
 }

@@ -4,27 +4,10 @@
 //! one does (deterministic memory ids).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-
 use baton_tests::{
-    baton, baton_env, commit_subjects, describe, examples_dir, feature_list, project_from_example,
+    baton, baton_env, commit_subjects, describe, examples_dir, feature_list, memory_total,
+    project_from_example,
 };
-
-fn memory_total(root: &Path, project: &Path) -> u64 {
-    let output = baton(
-        root,
-        &[
-            "memory",
-            "stats",
-            "--json",
-            "--project",
-            project.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", describe(&output));
-    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    stats["total"].as_u64().unwrap()
-}
 
 #[test]
 fn the_todo_demo_builds_every_feature_and_recall_finds_the_persistence_commit() {
@@ -89,7 +72,7 @@ fn resuming_twice_leaves_the_memory_count_unchanged() {
         ],
     );
     assert!(output.status.success(), "{}", describe(&output));
-    let expected = memory_total(root.path(), &baseline);
+    let expected = memory_total(&baseline);
     assert!(
         expected >= 8,
         "commits, progress notes and checks are remembered: {expected}"
@@ -116,5 +99,5 @@ fn resuming_twice_leaves_the_memory_count_unchanged() {
         &["resume", "m", "--project", project_arg, "--script", script],
     );
     assert!(last.status.success(), "{}", describe(&last));
-    assert_eq!(memory_total(root.path(), &project), expected);
+    assert_eq!(memory_total(&project), expected);
 }

@@ -236,6 +236,8 @@ impl ThreadRunner {
         }
         let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
         let workflow = workflow_from_header(&header)?;
+        // No checkpoint yet: killed before `create` wrote its first one.
+        let unstarted = tape.head().is_none();
         let mut state = if let Some(head) = tape.head().cloned() {
             if let Some(snapshot) = head.snapshot.as_ref() {
                 keep_what_resume_resets(&snapshots, &head, snapshot)?;
@@ -243,14 +245,17 @@ impl ThreadRunner {
             }
             ThreadState::from_value(head.state)?
         } else {
-            // Killed before its first checkpoint: the thread starts over from its header.
+            // Opening memory takes seconds, so a kill often lands before the first
+            // checkpoint: the thread starts over from its header, as `create` would have.
             let start = workflow.node(workflow.start()).name.clone();
-            ThreadState::new(
+            let mut state = ThreadState::new(
                 thread.as_str(),
                 workflow.name(),
                 &start,
                 settings.max_sessions,
-            )
+            );
+            state.git_head = project::head_commit(&project::ensure_repo(&project)?);
+            state
         };
         let answers = tail
             .iter()
@@ -278,11 +283,24 @@ impl ThreadRunner {
                 pid: std::process::id(),
             },
         )?;
+        let started_recorded = tail
+            .iter()
+            .any(|record| matches!(record.event(), Some(Event::ThreadStarted { .. })));
+        if unstarted && !started_recorded {
+            tape.append(
+                StepNo(0),
+                Event::ThreadStarted {
+                    project: project.display().to_string(),
+                    workflow: workflow.name().to_owned(),
+                    model: model.name().to_owned(),
+                },
+            )?;
+        }
         tape.sync()?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
         let project_for_guard = project.clone();
-        Ok(ThreadRunner {
+        let mut runner = ThreadRunner {
             project,
             settings,
             workflow,
@@ -303,7 +321,12 @@ impl ThreadRunner {
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
             partial_snapshots: 0,
-        })
+        };
+        if unstarted {
+            // The first checkpoint `create` did not get to: the project as the thread found it.
+            runner.checkpoint().await?;
+        }
+        Ok(runner)
     }
 
     /// Adds answers to reuse before asking the live model (replay).

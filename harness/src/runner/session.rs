@@ -153,6 +153,7 @@ impl ThreadRunner {
             (Some(id), Some(list)) => Some(self.verify_session(list, id).await?),
             _ => None,
         };
+        failpoint("session.after_verify");
         let end_text = describe_end(&end);
         progress::append(
             &self.project,
@@ -195,6 +196,7 @@ impl ThreadRunner {
             verification.as_ref(),
         )
         .await;
+        failpoint("session.after_remember");
         self.record(Event::SessionEnded {
             session,
             end,

@@ -95,10 +95,6 @@ impl EdgeStore {
             source,
         })?;
         let lock = take_lock(path)?;
-        let edge_err = |source| MemoryError::Edge {
-            path: path.to_path_buf(),
-            source,
-        };
         let exists = path.join("edge_config.json").is_file();
         let shard = if exists {
             EdgeShard::load(path, None).map_err(|e| locked_or(path, e))?
@@ -126,18 +122,7 @@ impl EdgeStore {
                         .build(),
                 )
                 .build();
-            let shard = EdgeShard::new(path, config).map_err(|e| locked_or(path, e))?;
-            for (field, kind) in INDEXED_FIELDS {
-                shard
-                    .update(UpdateOperation::FieldIndexOperation(
-                        FieldIndexOperations::CreateIndex(CreateIndex {
-                            field_name: json_path(field)?,
-                            field_schema: Some(field_schema(field, kind)),
-                        }),
-                    ))
-                    .map_err(edge_err)?;
-            }
-            shard
+            EdgeShard::new(path, config).map_err(|e| locked_or(path, e))?
         };
         let stored_dim = shard.config().vectors.get(DENSE).map(|v| v.size);
         if let Some(stored) = stored_dim
@@ -148,6 +133,7 @@ impl EdgeStore {
                 got: dim,
             });
         }
+        create_missing_indexes(&shard, path)?;
         let info = shard.info();
         // Approximate: info() counts indexed vectors over both named vectors (dense and
         // sparse); this only decides when the first background build starts.
@@ -225,6 +211,37 @@ impl Inner {
 /// a segment holding `points` points, so a background build triggered there builds.
 fn engine_indexing_threshold_kb(dim: usize, points: usize) -> usize {
     (points.saturating_mul(dim * DENSE_BYTES_PER_DIM) / 1024).max(1)
+}
+
+/// Creates the payload indexes the shard lacks. A new shard gets them all here; so does one
+/// whose creation was cut short (a `kill -9` between `edge_config.json` and the last
+/// index), which is loaded as an existing shard from then on and would otherwise never get
+/// the rest. Flushed, because the engine does not replay its WAL on load.
+fn create_missing_indexes(shard: &EdgeShard, path: &Path) -> Result<(), MemoryError> {
+    let present = shard.info().payload_schema;
+    let mut created = false;
+    for (field, kind) in INDEXED_FIELDS {
+        let field_name = json_path(field)?;
+        if present.contains_key(&field_name) {
+            continue;
+        }
+        shard
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name,
+                    field_schema: Some(field_schema(field, kind)),
+                }),
+            ))
+            .map_err(|source| MemoryError::Edge {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        created = true;
+    }
+    if created {
+        shard.flush();
+    }
+    Ok(())
 }
 
 /// Marks an index build finished, doing the flush it deferred.
