@@ -51,7 +51,8 @@ const LOCK_FILE: &str = "baton.lock";
 /// Candidates kept while walking the HNSW graph for an unfiltered search (the engine's
 /// default is its build-time ef, 100). Distance computations are most of a search's
 /// cost; on 30k clustered points ef 64 cut p50 from 0.83 to 0.62 ms at recall@5 1.0.
-/// Filtered searches keep the default: their recall is the tighter one (0.974 at 100k).
+/// Filtered graph walks keep the default: their recall is the tighter one (a filter
+/// keeping 13k+ of 100k points, walked in its sub-graph: 0.969 at ef 100, 0.949 at 64).
 const HNSW_EF_UNFILTERED: usize = 64;
 
 /// The embedded store. Cloning shares the shard.
