@@ -189,9 +189,9 @@ fn has_graph(dir: &std::path::Path) -> bool {
         if path.is_dir() {
             has_graph(&path)
         } else {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("links") && name.ends_with(".bin"))
+            let stem = path.file_stem().and_then(|stem| stem.to_str());
+            stem.is_some_and(|stem| stem.starts_with("links"))
+                && path.extension().is_some_and(|ext| ext == "bin")
         }
     })
 }
