@@ -276,12 +276,12 @@ mod tests {
         let mut child = guarded_for(&owner, "sleep 300 & echo $!; wait");
         let forked: u32 = first_line(&mut child).parse().unwrap();
         assert!(alive(child.id()) && alive(forked));
-        // The leader, its fork and the watcher: what `owned_by` finds is what must go.
-        assert!(
-            owned_by(owner.id()).len() >= 3,
-            "{:?}",
-            owned_by(owner.id())
-        );
+        // The leader, its fork and the watcher: what `owned_by` finds is what must go. The
+        // watcher may still be between fork and exec (its environment not yet its own), so
+        // it is waited for rather than expected at once.
+        wait_until("the leader, its fork and the watcher are found", || {
+            owned_by(owner.id()).len() >= 3
+        });
         owner.kill().unwrap();
         owner.wait().unwrap();
         wait_until("the leader dies", || child.try_wait().unwrap().is_some());
