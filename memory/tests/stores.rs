@@ -241,3 +241,55 @@ async fn a_store_whose_creation_was_cut_short_gets_its_missing_indexes_on_open()
     drop(store);
     assert_eq!(indexed_fields(dir.path()), all);
 }
+
+/// At an embedding's size the engine scores with its SIMD kernels (AVX with F16C here)
+/// over half-precision vectors; every score must still be the cosine, to the precision
+/// half floats keep.
+#[tokio::test]
+async fn scores_at_embedding_size_are_the_cosine() {
+    const EMBEDDING_DIM: usize = 384;
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), EMBEDDING_DIM).unwrap();
+    let points: Vec<Point> = (1..=40)
+        .map(|i| point(i, pseudo_random_unit(i as u64, EMBEDDING_DIM)))
+        .collect();
+    store.upsert(points.clone()).await.unwrap();
+    let query = pseudo_random_unit(1000, EMBEDDING_DIM);
+    for exact in [true, false] {
+        let found = store
+            .search(SearchRequest {
+                query: Query::Dense(query.clone()),
+                filter: Filter::default(),
+                limit: 40,
+                exact,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 40);
+        for hit in &found {
+            let stored = &points.iter().find(|p| p.id == hit.id).unwrap().dense;
+            let cosine: f32 = stored.iter().zip(&query).map(|(a, b)| a * b).sum();
+            assert!(
+                (hit.score - cosine).abs() < 2e-3,
+                "score {} for cosine {cosine}",
+                hit.score
+            );
+        }
+    }
+}
+
+/// A deterministic unit vector with independent-looking components in [-1, 1)
+/// (splitmix64 of seed and dimension), so cosines between two of them spread around 0.
+fn pseudo_random_unit(seed: u64, dim: usize) -> Vec<f32> {
+    let raw: Vec<f32> = (0..dim as u64)
+        .map(|d| {
+            let mut z = (seed << 20 | d).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
+    raw.into_iter().map(|x| x / norm).collect()
+}
