@@ -159,21 +159,10 @@ impl ThreadRunner {
         header.meta = workflow_meta(&workflow);
         let mut tape = TapeWriter::create(&paths, &header, tape_options())?;
         let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
-        let start = workflow.node(workflow.start()).name.clone();
-        let mut state = ThreadState::new(
-            thread.as_str(),
-            workflow.name(),
-            &start,
-            settings.max_sessions,
-        );
-        state.git_head = git_head;
+        let state = fresh_state(&thread, &workflow, &settings, git_head);
         tape.append(
             StepNo(0),
-            Event::ThreadStarted {
-                project: project.display().to_string(),
-                workflow: workflow.name().to_owned(),
-                model: model.name().to_owned(),
-            },
+            thread_started(&project, &workflow, model.as_ref()),
         )?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
@@ -247,15 +236,8 @@ impl ThreadRunner {
         } else {
             // Opening memory takes seconds, so a kill often lands before the first
             // checkpoint: the thread starts over from its header, as `create` would have.
-            let start = workflow.node(workflow.start()).name.clone();
-            let mut state = ThreadState::new(
-                thread.as_str(),
-                workflow.name(),
-                &start,
-                settings.max_sessions,
-            );
-            state.git_head = project::head_commit(&project::ensure_repo(&project)?);
-            state
+            let git_head = project::head_commit(&project::ensure_repo(&project)?);
+            fresh_state(&thread, &workflow, &settings, git_head)
         };
         let answers = tail
             .iter()
@@ -289,11 +271,7 @@ impl ThreadRunner {
         if unstarted && !started_recorded {
             tape.append(
                 StepNo(0),
-                Event::ThreadStarted {
-                    project: project.display().to_string(),
-                    workflow: workflow.name().to_owned(),
-                    model: model.name().to_owned(),
-                },
+                thread_started(&project, &workflow, model.as_ref()),
             )?;
         }
         tape.sync()?;
@@ -413,6 +391,33 @@ impl ThreadRunner {
 /// Resume puts the worktree back to the head checkpoint's snapshot. Whatever differs (files
 /// an interrupted step half wrote, or edits made by hand while the thread was stopped) is
 /// first kept as a snapshot commit of its own, and the user is told how to get it back.
+/// The state of a thread before its first step: at the workflow's start node.
+fn fresh_state(
+    thread: &ThreadId,
+    workflow: &Workflow,
+    settings: &Settings,
+    git_head: Option<String>,
+) -> ThreadState {
+    let start = workflow.node(workflow.start()).name.clone();
+    let mut state = ThreadState::new(
+        thread.as_str(),
+        workflow.name(),
+        &start,
+        settings.max_sessions,
+    );
+    state.git_head = git_head;
+    state
+}
+
+/// The event that opens a thread's tape.
+fn thread_started(project: &Path, workflow: &Workflow, model: &dyn Model) -> Event {
+    Event::ThreadStarted {
+        project: project.display().to_string(),
+        workflow: workflow.name().to_owned(),
+        model: model.name().to_owned(),
+    }
+}
+
 fn keep_what_resume_resets(
     snapshots: &Snapshotter,
     head: &baton_tape::Head,
