@@ -148,24 +148,29 @@ fn killed_anywhere_and_resumed_ends_like_an_uninterrupted_run() {
         describe(&output)
     );
     assert!(killed >= 20, "only {killed} kills landed");
+    assert_ends_alike(&project, &baseline);
+}
 
+/// What an interrupted-and-resumed run must share with the uninterrupted one: the feature
+/// list, the commit trees, the final files and the steps on the tape.
+fn assert_ends_alike(project: &Path, baseline: &Path) {
     assert_eq!(
-        feature_list(&project).to_json_pretty(),
-        feature_list(&baseline).to_json_pretty()
+        feature_list(project).to_json_pretty(),
+        feature_list(baseline).to_json_pretty()
     );
     assert_eq!(
-        commit_trees(&project),
-        commit_trees(&baseline),
+        commit_trees(project),
+        commit_trees(baseline),
         "commit trees differ"
     );
     assert_eq!(
-        worktree_files(&project),
-        worktree_files(&baseline),
+        worktree_files(project),
+        worktree_files(baseline),
         "final files differ"
     );
     assert_eq!(
-        live_steps(&project),
-        live_steps(&baseline),
+        live_steps(project),
+        live_steps(baseline),
         "steps on the tape differ"
     );
 }
@@ -217,17 +222,7 @@ fn with_memory_and_verification_killed_and_resumed_ends_like_an_uninterrupted_ru
         describe(&output)
     );
 
-    assert_eq!(
-        feature_list(&project).to_json_pretty(),
-        feature_list(&baseline).to_json_pretty()
-    );
-    assert_eq!(commit_trees(&project), commit_trees(&baseline));
-    assert_eq!(worktree_files(&project), worktree_files(&baseline));
-    assert_eq!(
-        live_steps(&project),
-        live_steps(&baseline),
-        "steps on the tape differ"
-    );
+    assert_ends_alike(&project, &baseline);
     assert_eq!(memory_total(&project), memory_total(&baseline));
     assert_eq!(thread_status(&project, THREAD), ("done".to_owned(), false));
 }
