@@ -24,6 +24,16 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Run the offline demo: the todo app built by the scripted model, into a fresh folder.
     Demo(DemoArgs),
+    /// Pause a running thread when its current step ends.
+    Pause(ThreadArgs),
+    /// Let a paused thread go on.
+    Continue(ThreadArgs),
+    /// Give a thread an instruction, delivered before its next model turn.
+    Instruct(InstructArgs),
+    /// End a running thread cleanly after its current step (it stays resumable).
+    Stop(ThreadArgs),
+    /// What a thread is doing now: node, session, step, feature, tokens, paused or not.
+    Status(ThreadArgs),
     /// List the threads of a project with their status.
     Threads(ProjectJsonArgs),
     /// The steps of a thread: node, tool calls, outcome, tokens.
@@ -112,6 +122,9 @@ pub struct ResumeArgs {
     pub thread: String,
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
+    /// A thread that was paused goes on at once instead of waiting for `baton continue`.
+    #[arg(long = "continue")]
+    pub continue_paused: bool,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -134,6 +147,18 @@ pub struct ProjectJsonArgs {
     pub project: PathBuf,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstructArgs {
+    pub thread: String,
+    /// The instruction, in plain words.
+    pub text: String,
+    /// Whether the model reads it as a user or a system message.
+    #[arg(long = "as", value_enum, default_value = "user")]
+    pub role: crate::control::InstructionRole,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,41 @@ pub struct Settings {
     pub verify_enabled: bool,
     pub chromium: Option<PathBuf>,
     pub full_snapshot_every: u64,
+    pub pause: PauseRules,
+}
+
+/// `[pause]`: when a running thread pauses by itself and waits for `baton continue`.
+/// Every rule is off unless set: an unattended run goes on unless asked otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRules {
+    /// Pause after this many failing tool calls in a row.
+    pub failing_tool_calls: Option<u32>,
+    /// Pause when a session ends on a loop.
+    #[serde(default)]
+    pub on_loop: bool,
+    /// Pause once the thread has used this many tokens.
+    pub max_tokens: Option<u64>,
+    /// Pause once the thread has cost this much (needs a price for the model).
+    pub max_cost_usd: Option<f64>,
+    /// Pause once the thread has taken this many steps.
+    pub max_steps: Option<u64>,
+    /// Pause after this many seconds of wall time in one run of the process.
+    pub max_wall_secs: Option<u64>,
+}
+
+impl PauseRules {
+    /// `self` wins over `lower` rule by rule.
+    fn over(self, lower: PauseRules) -> PauseRules {
+        PauseRules {
+            failing_tool_calls: self.failing_tool_calls.or(lower.failing_tool_calls),
+            on_loop: self.on_loop || lower.on_loop,
+            max_tokens: self.max_tokens.or(lower.max_tokens),
+            max_cost_usd: self.max_cost_usd.or(lower.max_cost_usd),
+            max_steps: self.max_steps.or(lower.max_steps),
+            max_wall_secs: self.max_wall_secs.or(lower.max_wall_secs),
+        }
+    }
 }
 
 /// The file form: every key optional, unknown keys rejected so a typo is not silently ignored.
@@ -56,6 +91,8 @@ struct FileConfig {
     memory: FileMemory,
     #[serde(default)]
     verify: FileVerify,
+    #[serde(default)]
+    pause: PauseRules,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +153,7 @@ impl FileConfig {
                 enabled: self.verify.enabled.or(lower.verify.enabled),
                 chromium: self.verify.chromium.or(lower.verify.chromium),
             },
+            pause: self.pause.over(lower.pause),
         }
     }
 }
@@ -173,6 +211,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.verify.chromium),
             full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
+            pause: file.pause,
         })
     }
 

@@ -101,6 +101,15 @@ pub enum Event {
         sets: Vec<String>,
         instruction: Option<String>,
     },
+    /// The thread paused before its next step: a person asked, or a pause rule held.
+    Paused { reason: String },
+    /// A person let a paused thread go on.
+    Continued,
+    /// A person's instruction, delivered before the next model turn (control channel).
+    Instructed {
+        text: String,
+        role: crate::control::InstructionRole,
+    },
     /// Something went wrong that did not stop the thread.
     Error { message: String },
     /// The thread reached its end.

@@ -112,7 +112,7 @@ impl MemoryHandle {
         }
     }
 
-    async fn remember(&self, records: Vec<MemoryRecord>) {
+    pub(crate) async fn remember(&self, records: Vec<MemoryRecord>) {
         if let Err(error) = self.memory.remember(records).await {
             tracing::warn!(%error, "could not store memories; the session goes on without them");
         }

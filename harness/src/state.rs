@@ -58,6 +58,16 @@ pub struct ThreadState {
     /// tree need not run the same checks again.
     #[serde(default)]
     pub verified_tree: Option<String>,
+    /// Why the thread is paused (by a person or a pause rule); it waits until continued,
+    /// across a kill and resume too.
+    #[serde(default)]
+    pub paused: Option<String>,
+    /// How many entries of the thread's control inbox have been applied.
+    #[serde(default)]
+    pub inbox_applied: u64,
+    /// Budget pause rules that fired already (each fires once, so `continue` goes on).
+    #[serde(default)]
+    pub budgets_paused: Vec<String>,
     pub ledger: Ledger,
 }
 
@@ -83,6 +93,9 @@ impl ThreadState {
             git_head: None,
             regressions: Vec::new(),
             verified_tree: None,
+            paused: None,
+            inbox_applied: 0,
+            budgets_paused: Vec::new(),
             ledger: Ledger::default(),
         }
     }

@@ -121,6 +121,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             Some(Event::Error { .. })
         );
         let status = match &state {
+            Some(s) if s.paused.is_some() && !s.is_finished() => "paused",
             _ if running => "running",
             Some(s) if s.phase == Phase::Done => "done",
             Some(s) if matches!(s.phase, Phase::Stopped { .. }) => "stopped",
@@ -164,7 +165,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn head_state(reader: &StateReader) -> Option<ThreadState> {
+pub(crate) fn head_state(reader: &StateReader) -> Option<ThreadState> {
     let value = reader.state_at(reader.head()?).ok()?;
     ThreadState::from_value(value).ok()
 }
@@ -283,6 +284,12 @@ pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
                 }
                 Event::ThreadFinished { status } => outcomes.push(format!("thread {status}")),
                 Event::HumanEdit { .. } => outcomes.push("human edit".to_owned()),
+                Event::Paused { reason } => outcomes.push(format!("paused ({reason})")),
+                Event::Continued => outcomes.push("continued".to_owned()),
+                Event::Instructed { text, .. } => {
+                    let short: String = text.chars().take(60).collect();
+                    outcomes.push(format!("instruction: {short}"));
+                }
                 Event::Error { message } => outcomes.push(format!("error: {message}")),
                 _ => {}
             }

@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok / done, 1 failure or unfinished, 2 bad input.
 
 pub(crate) mod bench;
+mod control;
 mod demo;
 mod inputs;
 mod inspect;
@@ -41,6 +42,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => run::resume(args).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Pause(args) => control::pause(&args).await,
+        Command::Continue(args) => control::resume_paused(&args).await,
+        Command::Instruct(args) => control::instruct(&args).await,
+        Command::Stop(args) => control::stop(&args).await,
+        Command::Status(args) => control::status(&args).await,
         Command::Threads(args) => inspect::threads(&args),
         Command::History(args) => inspect::history(&args),
         Command::Show(args) => inspect::show(&args),

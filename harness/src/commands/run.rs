@@ -47,6 +47,9 @@ pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
         connection.model.clone(),
     )
     .await?;
+    if args.continue_paused {
+        runner.continue_if_paused()?;
+    }
     eprintln!(
         "baton: resuming thread {} at step {} ({} {})",
         runner.thread(),

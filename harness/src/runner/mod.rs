@@ -5,6 +5,7 @@
 //! model answers already on the tape.
 
 mod checkpoint;
+mod control;
 mod encode;
 mod session;
 mod step;
@@ -67,6 +68,12 @@ impl Recorded {
         }
     }
 
+    /// Drops the answers of `session`: its conversation changed (an instruction came), so
+    /// they no longer answer it.
+    fn forget_session(&mut self, session: u32) {
+        self.answers.retain(|(s, _), _| *s != session);
+    }
+
     fn take(&mut self, session: u32, turn: u32) -> Option<(ModelResponse, AnswerSource)> {
         self.answers.remove(&(session, turn))
     }
@@ -116,6 +123,8 @@ pub struct ThreadRunner {
     touched: step::Touched,
     /// Snapshots taken from touched paths since the last full worktree scan.
     partial_snapshots: u32,
+    /// The control socket and the pause rules' counters.
+    steering: control::Steering,
 }
 
 /// What a new thread starts from.
@@ -188,6 +197,7 @@ impl ThreadRunner {
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
             partial_snapshots: 0,
+            steering: control::Steering::new(paths.dir.clone()),
         };
         runner.checkpoint().await?;
         Ok(runner)
@@ -299,6 +309,7 @@ impl ThreadRunner {
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
             partial_snapshots: 0,
+            steering: control::Steering::new(paths.dir.clone()),
         };
         if unstarted {
             // The first checkpoint `create` did not get to: the project as the thread found it.
@@ -331,6 +342,11 @@ impl ThreadRunner {
     /// Runs the thread until the workflow ends or stops.
     pub async fn run(&mut self) -> Result<RunOutcome, HarnessError> {
         loop {
+            if !self.state.is_finished()
+                && let Some(outcome) = self.control_point().await?
+            {
+                return Ok(outcome);
+            }
             match self.state.phase.clone() {
                 Phase::Done => return Ok(RunOutcome::Done),
                 Phase::Stopped { reason } => return Ok(RunOutcome::Stopped(reason)),
@@ -383,6 +399,7 @@ impl ThreadRunner {
     }
 
     fn record(&mut self, event: Event) -> Result<(), HarnessError> {
+        self.steering.observe(&event);
         self.tape.append(StepNo(self.state.step), event)?;
         Ok(())
     }

@@ -12,7 +12,7 @@
 //!         { "tool_calls": [ { "name": "bash", "arguments_raw": "{not json" } ] },
 //!         { "fail": { "status": 500, "times": 1, "retry_after": 1 }, "content": "after one 500" },
 //!         { "content": "Let me wr", "finish_reason": "length" },
-//!         { "content": "Done.", "delay_ms": 50 } ] } ] }
+//!         { "content": "Done.", "delay_ms": 50, "expect_in_request": "Use a <ul>" } ] } ] }
 //! ```
 //! Any string exactly `"@file:REL"` is replaced by that file's text (REL relative to the
 //! script's folder, and never outside it).
@@ -70,6 +70,10 @@ pub struct ScriptTurn {
     /// Wait before answering (failures included).
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// The request must hold this text in one of its messages, or it is answered with a 400
+    /// naming what is missing (tests that something reached the model, e.g. an instruction).
+    #[serde(default)]
+    pub expect_in_request: Option<String>,
     /// Overrides the `finish_reason` sent (`"stop"` or `"tool_calls"`), e.g. `"length"`
     /// to play an answer cut at the output-token limit.
     #[serde(default)]

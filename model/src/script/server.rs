@@ -146,6 +146,18 @@ async fn chat_completions(State(state): State<Arc<ServerState>>, body: Bytes) ->
     if let Some(delay) = turn.delay_ms {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    if let Some(expected) = &turn.expect_in_request
+        && !request_mentions(&request, expected)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            &format!(
+                "the script expects session {} turn {} to be asked with a message holding {expected:?}, and no message does",
+                position.session, position.turn
+            ),
+        );
+    }
     if let Some(response) = injected_failure(&state, &position, turn) {
         return response;
     }
@@ -186,6 +198,18 @@ fn position(request: &Value) -> Result<Position, String> {
         node,
         turn: assistants + 1,
     })
+}
+
+/// Whether any message of the request holds `text`.
+fn request_mentions(request: &Value, text: &str) -> bool {
+    request
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_some_and(|messages| {
+            messages
+                .iter()
+                .any(|m| message_text(m.get("content")).contains(text))
+        })
 }
 
 fn message_text(content: Option<&Value>) -> String {
