@@ -34,6 +34,8 @@ pub enum Command {
     Stop(ThreadArgs),
     /// What a thread is doing now: node, session, step, feature, tokens, paused or not.
     Status(ThreadArgs),
+    /// A terminal UI over the project's threads: steps, messages, diffs, fork, pause, instruct.
+    Tui(TuiArgs),
     /// List the threads of a project with their status.
     Threads(ProjectJsonArgs),
     /// The steps of a thread: node, tool calls, outcome, tokens.
@@ -147,6 +149,14 @@ pub struct ProjectJsonArgs {
     pub project: PathBuf,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Open this thread at once (otherwise the threads list comes first).
+    pub thread: Option<String>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +374,13 @@ pub enum BenchCommand {
     },
     /// Recall quality on the fixed corpus: dense, BM25, fused.
     RecallQuality {
+        #[arg(long)]
+        json: bool,
+    },
+    /// TUI: time to open a long thread and draw it; control-channel round trips.
+    Tui {
+        #[arg(long, default_value_t = 10_000)]
+        steps: usize,
         #[arg(long)]
         json: bool,
     },

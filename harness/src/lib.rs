@@ -23,3 +23,4 @@ pub mod prompt;
 pub mod runner;
 pub mod state;
 pub mod tools;
+mod tui;

@@ -322,3 +322,57 @@ fn looping_script(root: &Path) -> PathBuf {
             "turns": [same.clone(), same.clone(), same.clone(), same]}]}),
     )
 }
+
+/// The real binary's TUI in tmux: open a thread, move, diff two steps, quit.
+#[test]
+fn the_tui_opens_a_thread_moves_diffs_and_quits_in_a_real_terminal() {
+    let (root, project, script) = setup(3, None);
+    let (p, s) = (project.to_str().unwrap(), script.to_str().unwrap());
+    let output = baton(root.path(), &run_args(p, s));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let socket = format!("baton-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux (apt-get install tmux)")
+    };
+    let command = format!("{} tui t --project {p}", baton_bin().display());
+    let started = tmux(&["new-session", "-d", "-x", "160", "-y", "40", &command]);
+    assert!(started.status.success(), "{}", describe(&started));
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait_screen = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = screen();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} on the screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let first = wait_screen("steps");
+    assert!(first.contains("write_file"), "{first}");
+    tmux(&["send-keys", "Home"]);
+    tmux(&["send-keys", "m"]);
+    tmux(&["send-keys", "End"]);
+    tmux(&["send-keys", "d"]);
+    let diff = wait_screen("file changes from step");
+    assert!(diff.contains("feature_list.json"), "{diff}");
+    tmux(&["send-keys", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux(&["has-session"]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "the TUI did not quit:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+}

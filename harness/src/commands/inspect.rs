@@ -79,23 +79,49 @@ pub fn all_threads(project: &Path) -> Vec<(PathBuf, ThreadId)> {
         .collect()
 }
 
+/// One line of `baton threads` (and of the TUI's thread list).
 #[derive(Debug, Serialize)]
-struct ThreadRow {
-    thread: String,
-    status: String,
-    node: String,
-    step: u64,
-    features: String,
-    tokens: u64,
-    last_activity: String,
-    project: String,
+pub(crate) struct ThreadRow {
+    pub thread: String,
+    pub status: String,
+    pub node: String,
+    pub step: u64,
+    pub features: String,
+    pub tokens: u64,
+    pub last_activity: String,
+    pub project: String,
 }
 
 /// `baton threads`: reads each tape's header, index, head state and last record, not its
 /// whole history.
 pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
+    let rows = thread_rows(&args.project);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::Ok);
+    }
+    if rows.is_empty() {
+        println!("no threads in {}", args.project.display());
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  last activity",
+        "thread", "status", "node", "step", "features", "tokens"
+    );
+    for row in &rows {
+        println!(
+            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {}",
+            row.thread, row.status, row.node, row.step, row.features, row.tokens, row.last_activity
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Every thread of the project (forks included) with its status, from each tape's header,
+/// index, head state and last record.
+pub(crate) fn thread_rows(project: &Path) -> Vec<ThreadRow> {
     let mut rows = Vec::new();
-    for (dir, id) in all_threads(&args.project) {
+    for (dir, id) in all_threads(project) {
         let paths = ThreadPaths::new(&dir, &id);
         let Ok(reader) = StateReader::open(&paths) else {
             rows.push(ThreadRow {
@@ -144,25 +170,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             project: dir.display().to_string(),
         });
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::Ok);
-    }
-    if rows.is_empty() {
-        println!("no threads in {}", args.project.display());
-        return Ok(ExitCode::Ok);
-    }
-    println!(
-        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  last activity",
-        "thread", "status", "node", "step", "features", "tokens"
-    );
-    for row in &rows {
-        println!(
-            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {}",
-            row.thread, row.status, row.node, row.step, row.features, row.tokens, row.last_activity
-        );
-    }
-    Ok(ExitCode::Ok)
+    rows
 }
 
 pub(crate) fn head_state(reader: &StateReader) -> Option<ThreadState> {

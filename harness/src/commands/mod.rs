@@ -5,7 +5,7 @@ pub(crate) mod bench;
 mod control;
 mod demo;
 mod inputs;
-mod inspect;
+pub(crate) mod inspect;
 mod memory;
 mod run;
 mod time_travel;
@@ -47,6 +47,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instruct(args) => control::instruct(&args).await,
         Command::Stop(args) => control::stop(&args).await,
         Command::Status(args) => control::status(&args).await,
+        Command::Tui(args) => crate::tui::run(args.project, args.thread).await,
         Command::Threads(args) => inspect::threads(&args),
         Command::History(args) => inspect::history(&args),
         Command::Show(args) => inspect::show(&args),

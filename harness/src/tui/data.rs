@@ -1,0 +1,340 @@
+//! What the TUI shows, read from the tapes: the project's threads, a thread's live steps
+//! (with where forks branch off and where rewinds left steps behind), a step's events in
+//! full, and the state and file diff between two steps.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use baton_tape::{StateReader, StepNo, Tape, ThreadId, ThreadPaths};
+
+use crate::commands::inspect::{ThreadRow, all_threads, live_steps, locate_thread, thread_rows};
+use crate::error::HarnessError;
+use crate::events::Event;
+use crate::state::ThreadState;
+
+/// The project's threads, for the first screen.
+pub fn threads(project: &Path) -> Vec<ThreadRow> {
+    thread_rows(project)
+}
+
+/// One row of a thread's step list.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub step: u64,
+    pub session: u32,
+    pub node: String,
+    /// Tool calls with whether they succeeded.
+    pub tools: Vec<(String, bool)>,
+    pub tokens: u64,
+    pub latency_ms: u64,
+    /// What else happened: verification, commit, session end, pause, instruction, ...
+    pub outcome: String,
+    /// Something failed in this step (a tool, a check, the model).
+    pub failed: bool,
+    /// Threads forked from this step.
+    pub forks: Vec<String>,
+    /// The events of the step, for its detail view.
+    pub events: Vec<Event>,
+}
+
+/// A thread opened in the TUI.
+#[derive(Debug)]
+pub struct ThreadData {
+    pub thread: String,
+    /// The folder holding the thread (the project, or a fork's worktree).
+    pub dir: PathBuf,
+    pub paths: ThreadPaths,
+    pub rows: Vec<StepRow>,
+    /// Checkpoints of the thread left behind by rewinds (not on the live branch).
+    pub abandoned: usize,
+    /// The state at the head checkpoint.
+    pub head: Option<ThreadState>,
+    /// Tape length when read, so follow mode knows when to read again.
+    pub tape_len: u64,
+}
+
+impl ThreadData {
+    /// Reads a thread's tape once: its live steps and the forks that start from them.
+    pub fn load(project: &Path, thread: &str) -> Result<ThreadData, HarnessError> {
+        let (dir, paths) = locate_thread(project, thread)?;
+        let tape_len = std::fs::metadata(&paths.tape).map_or(0, |m| m.len());
+        let (tape, _) = Tape::<Event>::open(&paths.tape)?;
+        let forks = forks_of(project, thread);
+        let mut rows = Vec::new();
+        let mut node = String::new();
+        let mut session = 0;
+        let steps = live_steps(&tape);
+        let live = steps.len();
+        for view in steps {
+            let mut row = StepRow {
+                step: view.checkpoint.step.0,
+                session,
+                node: node.clone(),
+                tools: Vec::new(),
+                tokens: 0,
+                latency_ms: 0,
+                outcome: String::new(),
+                failed: false,
+                forks: forks
+                    .get(&view.checkpoint.step.0)
+                    .cloned()
+                    .unwrap_or_default(),
+                events: view.events.iter().map(|e| (*e).clone()).collect(),
+            };
+            let mut outcomes = Vec::new();
+            for event in &view.events {
+                summarize(event, &mut row, &mut outcomes, &mut node);
+            }
+            session = row.session;
+            row.outcome = outcomes.join("; ");
+            rows.push(row);
+        }
+        let head = tape
+            .head()
+            .and_then(|head| tape.state_at(head.id).ok())
+            .and_then(|value| ThreadState::from_value(value).ok());
+        let abandoned = tape.checkpoints().count().saturating_sub(live);
+        Ok(ThreadData {
+            thread: thread.to_owned(),
+            dir,
+            paths,
+            rows,
+            abandoned,
+            head,
+            tape_len,
+        })
+    }
+
+    /// Whether the tape grew since it was read (follow mode).
+    pub fn grew(&self) -> bool {
+        std::fs::metadata(&self.paths.tape).is_ok_and(|m| m.len() != self.tape_len)
+    }
+}
+
+/// Folds one event into its step's row.
+fn summarize(event: &Event, row: &mut StepRow, outcomes: &mut Vec<String>, node: &mut String) {
+    match event {
+        Event::SessionStarted {
+            session,
+            node: n,
+            feature,
+            ..
+        } => {
+            node.clone_from(n);
+            row.node.clone_from(n);
+            row.session = *session;
+            outcomes.push(match feature {
+                Some(f) => format!("session {session} start ({f})"),
+                None => format!("session {session} start"),
+            });
+        }
+        Event::Transition { to, .. } => {
+            node.clone_from(to);
+            row.node.clone_from(to);
+        }
+        Event::ModelResponse {
+            session,
+            response,
+            replayed,
+            ..
+        } => {
+            row.session = *session;
+            if !replayed {
+                row.tokens += response.usage.total();
+            }
+            row.latency_ms += response.latency_ms;
+        }
+        Event::ToolResult { name, ok, .. } => {
+            row.failed |= !ok;
+            row.tools.push((name.clone(), *ok));
+        }
+        Event::Verification {
+            feature, outcome, ..
+        } => {
+            row.failed |= outcome != "passed";
+            outcomes.push(format!("{feature} {outcome}"));
+        }
+        Event::Regression { feature, .. } => {
+            row.failed = true;
+            outcomes.push(format!("{feature} regressed"));
+        }
+        Event::Commit { sha, .. } => outcomes.push(format!("commit {}", short(sha))),
+        Event::SessionEnded { end, .. } => outcomes.push(format!("end: {}", reason_of(end))),
+        Event::FeatureListReverted { .. } => outcomes.push("list edit reverted".to_owned()),
+        Event::Paused { reason } => outcomes.push(format!("paused ({reason})")),
+        Event::Continued => outcomes.push("continued".to_owned()),
+        Event::Instructed { text, .. } => outcomes.push(format!("instruction: {text}")),
+        Event::HumanEdit { .. } => outcomes.push("human edit".to_owned()),
+        Event::Error { message } => {
+            row.failed = true;
+            outcomes.push(format!("error: {message}"));
+        }
+        Event::ThreadFinished { status } => outcomes.push(format!("thread {status}")),
+        _ => {}
+    }
+}
+
+fn reason_of(end: &crate::events::SessionEnd) -> String {
+    serde_json::to_value(end)
+        .ok()
+        .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..7.min(sha.len())]
+}
+
+/// Threads forked from `thread`, by the step they start from.
+fn forks_of(project: &Path, thread: &str) -> HashMap<u64, Vec<String>> {
+    let mut forks: HashMap<u64, Vec<String>> = HashMap::new();
+    for (dir, id) in all_threads(project) {
+        let paths = ThreadPaths::new(&dir, &id);
+        if let Ok(header) = baton_tape::read_header(&paths.tape)
+            && let Some(parent) = header.parent
+            && parent.thread.as_str() == thread
+        {
+            forks.entry(parent.step.0).or_default().push(id.to_string());
+        }
+    }
+    forks
+}
+
+/// A step's events in full: the model's words and calls, every tool result, checks, commits.
+pub fn step_detail(row: &StepRow) -> String {
+    let mut out = format!(
+        "step {} · session {} · {}\n",
+        row.step, row.session, row.node
+    );
+    for event in &row.events {
+        let _ = match event {
+            Event::ModelResponse { turn, response, .. } => {
+                let _ = writeln!(
+                    out,
+                    "\n── model, turn {turn} ({} ms, {} in + {} out tokens{})",
+                    response.latency_ms,
+                    response.usage.prompt_tokens,
+                    response.usage.completion_tokens,
+                    response
+                        .finish_reason
+                        .as_deref()
+                        .map_or_else(String::new, |r| format!(", finish {r}"))
+                );
+                if let Some(content) = response.message.content.as_deref()
+                    && !content.trim().is_empty()
+                {
+                    let _ = writeln!(out, "{}", content.trim_end());
+                }
+                for call in &response.message.tool_calls {
+                    let _ = writeln!(out, "→ {} {}", call.name, call.arguments);
+                }
+                Ok(())
+            }
+            Event::ToolResult {
+                name,
+                ok,
+                content,
+                millis,
+                ..
+            } => writeln!(
+                out,
+                "\n── {name} {} ({millis} ms)\n{}",
+                if *ok { "ok" } else { "✗ failed" },
+                content.trim_end()
+            ),
+            Event::ModelRequest {
+                messages,
+                estimated_tokens,
+                shortened,
+                ..
+            } => writeln!(
+                out,
+                "\n── request: {messages} messages, ~{estimated_tokens} tokens{}",
+                if *shortened > 0 {
+                    format!(", {shortened} old outputs shortened")
+                } else {
+                    String::new()
+                }
+            ),
+            Event::Verification {
+                feature,
+                outcome,
+                failure,
+                evidence,
+                millis,
+            } => writeln!(
+                out,
+                "\n── verification of {feature}: {outcome} ({millis} ms){}{}",
+                failure
+                    .as_deref()
+                    .map_or_else(String::new, |f| format!("\n{f}")),
+                evidence
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!("\nevidence: {e}"))
+            ),
+            Event::Commit {
+                sha,
+                message,
+                files,
+                ..
+            } => writeln!(
+                out,
+                "\n── commit {}: {}\nfiles: {}",
+                short(sha),
+                message.trim_end(),
+                files.join(", ")
+            ),
+            Event::SessionStarted {
+                session,
+                node,
+                feature,
+                memories,
+            } => writeln!(
+                out,
+                "\n── session {session} started ({node}{}; {memories} memories)",
+                feature
+                    .as_deref()
+                    .map_or_else(String::new, |f| format!(", feature {f}"))
+            ),
+            Event::SessionEnded { end, summary, .. } => writeln!(
+                out,
+                "\n── session ended: {}{}",
+                reason_of(end),
+                summary
+                    .as_deref()
+                    .map_or_else(String::new, |s| format!("\n{}", s.trim_end()))
+            ),
+            other => writeln!(
+                out,
+                "\n── {}",
+                serde_json::to_string(other).unwrap_or_default()
+            ),
+        };
+    }
+    out
+}
+
+/// The state diff (JSON delta) and the file diff between the checkpoints of two steps.
+pub fn diff(data: &ThreadData, from: u64, to: u64) -> Result<String, HarnessError> {
+    let reader = StateReader::open(&data.paths)?;
+    let a = reader.raw_state_at(reader.resolve(StepNo(from))?)?;
+    let b = reader.raw_state_at(reader.resolve(StepNo(to))?)?;
+    let delta = baton_tape::diff(&a.to_value()?, &b.to_value()?);
+    let mut out = String::new();
+    // Files first: what a person most often wants from a diff between two steps.
+    if let (Some(sa), Some(sb)) = (&a.snapshot, &b.snapshot) {
+        let id = ThreadId::new(&data.thread).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+        let snapshots = baton_tape::Snapshotter::open(&data.dir, &id)?;
+        let files = snapshots.diff_trees(sa, sb)?;
+        let _ = writeln!(out, "file changes from step {from} to step {to}:\n{files}");
+    }
+    let _ = writeln!(
+        out,
+        "state changes from step {from} to step {to} (one edit a line):"
+    );
+    for op in &delta.ops {
+        let _ = writeln!(out, "{}", serde_json::to_string(op)?);
+    }
+    Ok(out)
+}
