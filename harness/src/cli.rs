@@ -36,6 +36,8 @@ pub enum Command {
     Status(ThreadArgs),
     /// A terminal UI over the project's threads: steps, messages, diffs, fork, pause, instruct.
     Tui(TuiArgs),
+    /// A dashboard in the browser: threads, fork trees, steps, evidence, recall, live.
+    Web(WebArgs),
     /// List the threads of a project with their status.
     Threads(ProjectJsonArgs),
     /// The steps of a thread: node, tool calls, outcome, tokens.
@@ -149,6 +151,20 @@ pub struct ProjectJsonArgs {
     pub project: PathBuf,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// A project to show (repeat for several; default: the current folder).
+    #[arg(long)]
+    pub project: Vec<PathBuf>,
+    /// Where to listen; loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub bind: std::net::SocketAddr,
+    /// Serve on a non-loopback address; every request then needs the token kept in
+    /// ~/.config/baton/web-token.
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,3 +24,4 @@ pub mod runner;
 pub mod state;
 pub mod tools;
 mod tui;
+mod web;

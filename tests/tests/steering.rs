@@ -331,6 +331,7 @@ fn the_tui_opens_a_thread_moves_diffs_and_quits_in_a_real_terminal() {
     let output = baton(root.path(), &run_args(p, s));
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let socket = format!("baton-test-{}", std::process::id());
+    let _server = TmuxServer(socket.clone());
     let tmux = |args: &[&str]| {
         Command::new("tmux")
             .args(["-L", &socket])
@@ -374,5 +375,15 @@ fn the_tui_opens_a_thread_moves_diffs_and_quits_in_a_real_terminal() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    tmux(&["kill-server"]);
+}
+
+/// Kills the test's tmux server however the test ends (a panic must not leave a TUI running).
+struct TmuxServer(String);
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .output();
+    }
 }

@@ -48,6 +48,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => control::stop(&args).await,
         Command::Status(args) => control::status(&args).await,
         Command::Tui(args) => crate::tui::run(args.project, args.thread).await,
+        Command::Web(args) => crate::web::serve(args.project, args.bind, args.allow_remote).await,
         Command::Threads(args) => inspect::threads(&args),
         Command::History(args) => inspect::history(&args),
         Command::Show(args) => inspect::show(&args),

@@ -338,3 +338,56 @@ pub fn diff(data: &ThreadData, from: u64, to: u64) -> Result<String, HarnessErro
     }
     Ok(out)
 }
+
+/// The fork tree from `root` down, one node per thread: where it starts on its parent, how
+/// far it got, and the steps worth a mark (failed in red, verified in green, commits).
+pub fn fork_tree(project: &Path, root: &str) -> Vec<serde_json::Value> {
+    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for (dir, id) in all_threads(project) {
+        if let Ok(header) = baton_tape::read_header(&ThreadPaths::new(&dir, &id).tape)
+            && let Some(parent) = header.parent
+        {
+            children
+                .entry(parent.thread.to_string())
+                .or_default()
+                .push((id.to_string(), parent.step.0));
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut queue = vec![(root.to_owned(), None::<String>, 0u64)];
+    while let Some((thread, parent, at)) = queue.pop() {
+        let Ok(data) = ThreadData::load(project, &thread) else {
+            continue;
+        };
+        let marks: Vec<serde_json::Value> = data
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let kind = if row.failed {
+                    "fail"
+                } else if row.outcome.contains(" passed") {
+                    "pass"
+                } else if row.outcome.contains("commit ") {
+                    "commit"
+                } else {
+                    return None;
+                };
+                Some(serde_json::json!({ "step": row.step, "kind": kind }))
+            })
+            .take(2_000)
+            .collect();
+        nodes.push(serde_json::json!({
+            "thread": thread,
+            "parent": parent,
+            "at": at,
+            "head_step": data.rows.last().map_or(0, |r| r.step),
+            "status": data.head.as_ref().map_or("unknown", ThreadState::status_word),
+            "abandoned": data.abandoned,
+            "marks": marks,
+        }));
+        for (child, step) in children.remove(&thread).unwrap_or_default() {
+            queue.push((child, Some(thread.clone()), step));
+        }
+    }
+    nodes
+}

@@ -14,7 +14,9 @@ mod data;
 mod view;
 
 pub(crate) use app::{Action, App, Pane};
-pub(crate) use data::ThreadData;
+pub(crate) use data::{
+    ThreadData, diff as thread_diff, fork_tree, step_detail, threads as thread_list,
+};
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};

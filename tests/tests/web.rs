@@ -1,0 +1,151 @@
+//! `baton web` in headless Chromium, checked by baton's own browser checks (`baton verify`
+//! against the dashboard's URL): the demo thread's tree, a step, its diff and a feature's
+//! screenshot; a scripted thread's new steps arriving live; Pause pressing pauses it; a tool
+//! output holding markup shows as text.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use baton_tests::{baton, baton_bin, describe, write_script};
+use serde_json::{Value, json};
+
+const MARKUP: &str = "<script>document.title='pwned'</script><b>bold</b>";
+
+/// `baton web` on a free port; the child and its base URL.
+fn serve(projects: &[&Path]) -> (Child, String) {
+    let mut command = Command::new(baton_bin());
+    command.args(["web", "--bind", "127.0.0.1:0"]);
+    for project in projects {
+        command.arg("--project").arg(project);
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+/// Runs `checks` as one feature with `baton verify` against `url`; panics with the report.
+fn verify(root: &Path, name: &str, url: &str, checks: &Value) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = json!({"features": [{"id": name, "category": "dashboard",
+        "description": "the dashboard", "steps": ["look"], "checks": checks, "passes": false}]});
+    std::fs::write(dir.join("feature_list.json"), list.to_string()).unwrap();
+    let output = baton(root, &["verify", dir.to_str().unwrap(), "--url", url]);
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+#[test]
+fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
+    let root = tempfile::tempdir().unwrap();
+    let demo = root.path().join("demo");
+    let output = baton(
+        root.path(),
+        &[
+            "demo",
+            "--example",
+            "counter-app",
+            "--out",
+            demo.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+
+    let live = root.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(live.join("app_spec.md"), "One small thing.\n").unwrap();
+    let mut turns = vec![json!({"tool_calls": [{"name": "bash",
+        "arguments": {"command": format!("printf '%s' \"{MARKUP}\"")}}]})];
+    for i in 0..60 {
+        turns.push(json!({"delay_ms": 300, "tool_calls": [{"name": "bash",
+            "arguments": {"command": format!("echo step {i}")}}]}));
+    }
+    turns.push(json!({"content": "done"}));
+    let script = write_script(
+        root.path(),
+        "live.json",
+        &json!({"model": "scripted-test", "sessions": [{"node": "initializer", "turns": turns}]}),
+    );
+    let (mut web, url) = serve(&[&demo, &live]);
+
+    verify(
+        root.path(),
+        "demo-thread",
+        &url,
+        &json!([
+            {"goto": "/#p/0/t/demo"},
+            {"expect_text": {"selector": "#summary", "contains": "features 3/3"}},
+            {"expect_visible": "#tree svg .lane"},
+            {"click": "#steps tbody tr.step:nth-child(4)"},
+            {"expect_text": {"selector": "#step-title", "contains": "step 2"}},
+            {"fill": {"selector": "#diff-from", "text": "0"}},
+            {"click": "#diff"},
+            {"expect_text": {"selector": "#inspector", "contains": "file changes from step 0"}},
+            {"expect_visible": ".feature img"},
+            {"expect_no_console_errors": true},
+            {"screenshot": "dashboard"}
+        ]),
+    );
+
+    let run = Command::new(baton_bin())
+        .args([
+            "run",
+            live.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .args([
+            "--thread",
+            "t",
+            "--max-sessions",
+            "1",
+            "--no-memory",
+            "--no-verify",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    verify(
+        root.path(),
+        "live-thread",
+        &url,
+        &json!([
+            {"goto": "/#p/1/t/t"},
+            {"expect_text": {"selector": "#summary", "regex": "step [2-9]"}},
+            // No reload from here on: new steps come over the live stream.
+            {"expect_text": {"selector": "#summary", "regex": "step (1[0-9]|[2-9][0-9])"}},
+            {"click": "#steps tbody tr.step:nth-child(2)"},
+            {"expect_text": {"selector": "#inspector", "contains": MARKUP}},
+            {"expect_count": {"selector": "#inspector b", "equals": 0}},
+            {"click": "#pause"},
+            {"expect_text": {"selector": "#control-reply", "contains": "pause"}},
+            {"expect_text": {"selector": "#summary", "contains": "PAUSED"}}
+        ]),
+    );
+    let status = baton(
+        root.path(),
+        &["status", "t", "--json", "--project", live.to_str().unwrap()],
+    );
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(status["paused"].is_string(), "{status}");
+    let stopped = baton(
+        root.path(),
+        &["stop", "t", "--project", live.to_str().unwrap()],
+    );
+    assert!(stopped.status.success(), "{}", describe(&stopped));
+    let mut run = run;
+    let code = run.wait().unwrap().code();
+    assert_eq!(code, Some(1));
+    web.kill().unwrap();
+    web.wait().unwrap();
+}
