@@ -65,7 +65,7 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
     std::fs::write(live.join("app_spec.md"), "One small thing.\n").unwrap();
     let mut turns = vec![json!({"tool_calls": [{"name": "bash",
         "arguments": {"command": format!("printf '%s' \"{MARKUP}\"")}}]})];
-    for i in 0..60 {
+    for i in 0..80 {
         turns.push(json!({"delay_ms": 300, "tool_calls": [{"name": "bash",
             "arguments": {"command": format!("echo step {i}")}}]}));
     }
@@ -75,7 +75,8 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
         "live.json",
         &json!({"model": "scripted-test", "sessions": [{"node": "initializer", "turns": turns}]}),
     );
-    let (mut web, url) = serve(&[&demo, &live]);
+    let (web, url) = serve(&[&demo, &live]);
+    let _web = KillOnDrop(web);
 
     verify(
         root.path(),
@@ -115,18 +116,32 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Paused first, so the page meets it at a known step; everything after `goto` arrives
+    // over the live stream (no reload).
+    let live_str = live.to_str().unwrap();
+    let running = wait_status(root.path(), live_str, |s| s["running"] == true);
+    assert!(running["running"] == true);
+    let paused = baton(root.path(), &["pause", "t", "--project", live_str]);
+    assert!(paused.status.success(), "{}", describe(&paused));
+    let at = wait_status(root.path(), live_str, |s| s["paused"].is_string())["step"]
+        .as_u64()
+        .unwrap();
+    let later: Vec<String> = (at + 2..at + 40).map(|n| n.to_string()).collect();
     verify(
         root.path(),
         "live-thread",
         &url,
         &json!([
             {"goto": "/#p/1/t/t"},
-            {"expect_text": {"selector": "#summary", "regex": "step [2-9]"}},
-            // No reload from here on: new steps come over the live stream.
-            {"expect_text": {"selector": "#summary", "regex": "step (1[0-9]|[2-9][0-9])"}},
-            {"click": "#steps tbody tr.step:nth-child(2)"},
+            {"expect_text": {"selector": "#summary", "contains": "PAUSED"}},
+            {"expect_text": {"selector": "#summary", "contains": format!("step {at} ")}},
+            // Follow off, so new steps do not move the selection away from the step read.
+            {"click": "#follow"},
+            {"click": "#steps tbody tr.step:nth-child(3)"},
             {"expect_text": {"selector": "#inspector", "contains": MARKUP}},
             {"expect_count": {"selector": "#inspector b", "equals": 0}},
+            {"click": "#continue"},
+            {"expect_text": {"selector": "#summary", "regex": format!("step ({}) ", later.join("|"))}},
             {"click": "#pause"},
             {"expect_text": {"selector": "#control-reply", "contains": "pause"}},
             {"expect_text": {"selector": "#summary", "contains": "PAUSED"}}
@@ -146,6 +161,33 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
     let mut run = run;
     let code = run.wait().unwrap().code();
     assert_eq!(code, Some(1));
-    web.kill().unwrap();
-    web.wait().unwrap();
+}
+
+/// Polls `baton status t --json` until `ready` holds.
+fn wait_status(root: &Path, project: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    loop {
+        let output = baton(root, &["status", "t", "--json", "--project", project]);
+        if output.status.success() {
+            let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+            if ready(&status) {
+                return status;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "thread t never got there"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stops the dashboard however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
