@@ -25,13 +25,23 @@ const LIVE_POLL: Duration = Duration::from_millis(100);
 /// The most steps one page of the step list carries.
 const MAX_PAGE: usize = 500;
 
+/// Threads read so far, by (project number, thread id).
+type ThreadCache = HashMap<(usize, String), Arc<ThreadData>>;
+
+/// Whether a file name is a PNG's.
+fn is_png(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("png"))
+}
+
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub projects: Arc<Vec<PathBuf>>,
     /// The token the page sends with requests that change something.
     pub token: String,
-    cache: Arc<Mutex<HashMap<(usize, String), Arc<ThreadData>>>>,
+    cache: Arc<Mutex<ThreadCache>>,
 }
 
 impl AppState {
@@ -321,7 +331,7 @@ fn evidence_runs(root: &Path, feature: &str) -> Vec<Value> {
                 .flatten()
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".png"))
+                .filter(|n| is_png(n))
                 .collect();
             images.sort();
             json!({ "run": name, "result": result, "images": images })
@@ -334,7 +344,7 @@ pub async fn evidence(
     State(state): State<AppState>,
     UrlPath((project, feature, run, file)): UrlPath<(usize, String, String, String)>,
 ) -> Result<Response, ApiError> {
-    if ![&feature, &run, &file].iter().all(|s| safe_segment(s)) || !file.ends_with(".png") {
+    if ![&feature, &run, &file].iter().all(|s| safe_segment(s)) || !is_png(&file) {
         return Err(ApiError::bad("not an evidence file".to_owned()));
     }
     let path = baton_verify::evidence_root(state.project(project)?)

@@ -62,10 +62,8 @@ impl Guard {
         ))
     }
 
-    fn host_allowed(&self, headers: &HeaderMap) -> bool {
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-            return false;
-        };
+    /// The `host:port` names this dashboard answers to.
+    fn allowed_hosts(&self) -> Vec<String> {
         let port = self.addr.port();
         let mut allowed = vec![self.addr.to_string()];
         if self.addr.ip().is_loopback() {
@@ -73,17 +71,28 @@ impl Guard {
             allowed.push(format!("127.0.0.1:{port}"));
             allowed.push(format!("[::1]:{port}"));
         }
-        allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+        allowed
     }
 
+    fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        self.allowed_hosts()
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(host))
+    }
+
+    /// No `Origin` (a same-origin GET, curl) or the dashboard's own origin.
     fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) else {
             return true;
         };
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-            return false;
-        };
-        origin.eq_ignore_ascii_case(&format!("http://{host}"))
+        origin.strip_prefix("http://").is_some_and(|host| {
+            self.allowed_hosts()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(host))
+        })
     }
 
     fn has_token(&self, request: &Request) -> bool {
