@@ -393,6 +393,13 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Dashboard: a long thread's page ready; a new step's way to a live page.
+    Web {
+        #[arg(long, default_value_t = 10_000)]
+        steps: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// TUI: time to open a long thread and draw it; control-channel round trips.
     Tui {
         #[arg(long, default_value_t = 10_000)]

@@ -45,6 +45,10 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             .await?;
             print(&report, json)
         }
+        BenchCommand::Web { steps, json } => {
+            let report = crate::web::bench::run(steps).await?;
+            print(&report, json)
+        }
         BenchCommand::Tui { steps, json } => {
             let report = crate::tui::bench::run(steps).await?;
             print(&report, json)

@@ -8,6 +8,7 @@
 //! continue, stop and instruct through the control channel. Safe by default: see `guard`.
 
 mod api;
+pub mod bench;
 mod guard;
 
 use std::net::SocketAddr;
