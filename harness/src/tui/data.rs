@@ -341,7 +341,7 @@ pub fn diff(data: &ThreadData, from: u64, to: u64) -> Result<String, HarnessErro
 
 /// The fork tree from `root` down, one node per thread: where it starts on its parent, how
 /// far it got, and the steps worth a mark (failed in red, verified in green, commits).
-pub fn fork_tree(project: &Path, root: &str) -> Vec<serde_json::Value> {
+pub fn fork_tree(project: &Path, root: &ThreadData) -> Vec<serde_json::Value> {
     let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     for (dir, id) in all_threads(project) {
         if let Ok(header) = baton_tape::read_header(&ThreadPaths::new(&dir, &id).tape)
@@ -354,10 +354,20 @@ pub fn fork_tree(project: &Path, root: &str) -> Vec<serde_json::Value> {
         }
     }
     let mut nodes = Vec::new();
-    let mut queue = vec![(root.to_owned(), None::<String>, 0u64)];
+    let mut queue = vec![(root.thread.clone(), None::<String>, 0u64)];
     while let Some((thread, parent, at)) = queue.pop() {
-        let Ok(data) = ThreadData::load(project, &thread) else {
-            continue;
+        // The root is read already (the caller's cache); forks are read here.
+        let loaded;
+        let data = if thread == root.thread {
+            root
+        } else {
+            match ThreadData::load(project, &thread) {
+                Ok(data) => {
+                    loaded = data;
+                    &loaded
+                }
+                Err(_) => continue,
+            }
         };
         let marks: Vec<serde_json::Value> = data
             .rows

@@ -255,7 +255,8 @@ pub async fn tree(
     UrlPath((project, thread)): UrlPath<(usize, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let dir = state.project(project)?.to_path_buf();
-    let nodes = tokio::task::spawn_blocking(move || crate::tui::fork_tree(&dir, &thread))
+    let root = state.thread(project, &thread).await?;
+    let nodes = tokio::task::spawn_blocking(move || crate::tui::fork_tree(&dir, &root))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(json!({ "nodes": nodes })))
