@@ -34,6 +34,11 @@ pub struct Settings {
     pub verify_enabled: bool,
     pub chromium: Option<PathBuf>,
     pub full_snapshot_every: u64,
+    /// Coding sessions a feature gets before it is marked blocked and the thread moves on.
+    pub feature_attempts: u32,
+    /// The limits a config file set (by their `baton.toml` key): a thread's recorded
+    /// limits give way to these on resume (see `connection`).
+    pub set_by_files: Vec<&'static str>,
 }
 
 /// The file form: every key optional, unknown keys rejected so a typo is not silently ignored.
@@ -50,6 +55,7 @@ struct FileConfig {
     context_limit_tokens: Option<usize>,
     workflow: Option<String>,
     full_snapshot_every: Option<u64>,
+    feature_attempts: Option<u32>,
     #[serde(default)]
     prices: BTreeMap<String, Prices>,
     #[serde(default)]
@@ -106,6 +112,7 @@ impl FileConfig {
             context_limit_tokens: self.context_limit_tokens.or(lower.context_limit_tokens),
             workflow: self.workflow.or(lower.workflow),
             full_snapshot_every: self.full_snapshot_every.or(lower.full_snapshot_every),
+            feature_attempts: self.feature_attempts.or(lower.feature_attempts),
             prices,
             memory: FileMemory {
                 enabled: self.memory.enabled.or(lower.memory.enabled),
@@ -117,6 +124,23 @@ impl FileConfig {
                 chromium: self.verify.chromium.or(lower.verify.chromium),
             },
         }
+    }
+}
+
+impl FileConfig {
+    /// The keys of the limits a thread records that these files set.
+    fn limits_set(&self) -> Vec<&'static str> {
+        [
+            ("request_timeout_secs", self.request_timeout_secs.is_some()),
+            ("max_attempts", self.max_attempts.is_some()),
+            ("step_timeout_secs", self.step_timeout_secs.is_some()),
+            ("loop_repeat_limit", self.loop_repeat_limit.is_some()),
+            ("context_limit_tokens", self.context_limit_tokens.is_some()),
+            ("feature_attempts", self.feature_attempts.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 }
 
@@ -139,6 +163,7 @@ impl Settings {
         let file = FileConfig::read(&project.join(PROJECT_CONFIG))?
             .unwrap_or_default()
             .over(user);
+        let set_by_files = file.limits_set();
         let qdrant_url = std::env::var("QDRANT_URL").ok().or(file.memory.qdrant_url);
         Ok(Settings {
             model: model
@@ -173,6 +198,8 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.verify.chromium),
             full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
+            feature_attempts: file.feature_attempts.unwrap_or(3).max(1),
+            set_by_files,
         })
     }
 

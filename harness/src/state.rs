@@ -59,6 +59,10 @@ pub struct ThreadState {
     #[serde(default)]
     pub verified_tree: Option<String>,
     pub ledger: Ledger,
+    /// How the thread is run (model, endpoint, limits), reused by resume; `None` on tapes
+    /// written before threads recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<crate::connection::Connection>,
 }
 
 impl ThreadState {
@@ -84,6 +88,7 @@ impl ThreadState {
             regressions: Vec::new(),
             verified_tree: None,
             ledger: Ledger::default(),
+            connection: None,
         }
     }
 

@@ -87,6 +87,8 @@ struct ThreadRow {
     step: u64,
     features: String,
     tokens: u64,
+    /// The model the thread runs with (empty on tapes older than the record of it).
+    model: String,
     last_activity: String,
     project: String,
 }
@@ -105,6 +107,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
                 step: 0,
                 features: String::new(),
                 tokens: 0,
+                model: String::new(),
                 last_activity: String::new(),
                 project: dir.display().to_string(),
             });
@@ -137,6 +140,11 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| format!("{}/{}", s.features_passing, s.features_total))
                 .unwrap_or_default(),
             tokens: state.as_ref().map_or(0, |s| s.ledger.total_tokens()),
+            model: state
+                .as_ref()
+                .and_then(|s| s.connection.as_ref())
+                .map(|c| c.model.clone())
+                .unwrap_or_default(),
             last_activity: last
                 .map(|r| r.at.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
@@ -152,13 +160,24 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Ok);
     }
     println!(
-        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  last activity",
-        "thread", "status", "node", "step", "features", "tokens"
+        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {:<28} last activity",
+        "thread", "status", "node", "step", "features", "tokens", "model"
     );
     for row in &rows {
         println!(
-            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {}",
-            row.thread, row.status, row.node, row.step, row.features, row.tokens, row.last_activity
+            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {:<28} {}",
+            row.thread,
+            row.status,
+            row.node,
+            row.step,
+            row.features,
+            row.tokens,
+            if row.model.is_empty() {
+                "-"
+            } else {
+                &row.model
+            },
+            row.last_activity
         );
     }
     Ok(ExitCode::Ok)

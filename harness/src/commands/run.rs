@@ -38,7 +38,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(&args.project, &args.model, &args.limits, None)?;
+    let settings = settings_for_thread(&args.project, &args.thread, &args.model, &args.limits)?;
     let connection = connect_model(&settings).await?;
     let mut runner = ThreadRunner::resume(
         &args.project,
@@ -55,6 +55,21 @@ pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
         runner.state().status_word()
     );
     drive(&mut runner).await
+}
+
+/// The settings to go on with a thread: what the thread recorded when it started (model,
+/// endpoint, limits), with what this command line gives on top.
+pub fn settings_for_thread(
+    project: &std::path::Path,
+    thread: &str,
+    model: &crate::cli::ModelArgs,
+    limits: &crate::cli::LimitArgs,
+) -> Result<Settings, crate::error::HarnessError> {
+    let mut settings = Settings::resolve(project, model, limits, None)?;
+    if let Some(recorded) = crate::connection::of_thread(project, thread)? {
+        recorded.apply(&mut settings, model, limits);
+    }
+    Ok(settings)
 }
 
 /// Runs to the end and prints the summary; a failure leaves the thread resumable and says how.

@@ -22,6 +22,7 @@ use baton_tape::{Snapshotter, StepNo, TapeHeader, TapeWriter, ThreadId, ThreadLo
 use baton_workflows::Workflow;
 
 use crate::config::Settings;
+use crate::connection::Connection;
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::feature_guard::FeatureGuard;
@@ -159,10 +160,11 @@ impl ThreadRunner {
         header.meta = workflow_meta(&workflow);
         let mut tape = TapeWriter::create(&paths, &header, tape_options())?;
         let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
-        let state = fresh_state(&thread, &workflow, &settings, git_head);
+        let mut state = fresh_state(&thread, &workflow, &settings, git_head);
+        state.connection = Some(Connection::of(&settings, model.name()));
         tape.append(
             StepNo(0),
-            thread_started(&project, &workflow, model.as_ref()),
+            thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
@@ -271,8 +273,34 @@ impl ThreadRunner {
         if unstarted && !started_recorded {
             tape.append(
                 StepNo(0),
-                thread_started(&project, &workflow, model.as_ref()),
+                thread_started(&project, &workflow, model.as_ref(), &settings),
             )?;
+        }
+        // Flags given to this resume (or a fork's or replay's first run) that change how the
+        // thread is run are recorded, and later resumes go on with them.
+        let mut connection = Connection::of(&settings, model.name());
+        connection.max_sessions = state.max_sessions;
+        if let Some(old) = &state.connection
+            && old.script.is_some()
+            && old.script == connection.script
+        {
+            // The same script names the same model (a replay's stand-in model has no name).
+            connection.model.clone_from(&old.model);
+        }
+        if state.connection.as_ref() != Some(&connection) {
+            let recorded_here = tail.iter().rev().find_map(|record| match record.event() {
+                Some(Event::SettingsChanged { connection }) => Some(connection),
+                _ => None,
+            });
+            if recorded_here != Some(&connection) && !(unstarted && !started_recorded) {
+                tape.append(
+                    StepNo(state.step),
+                    Event::SettingsChanged {
+                        connection: connection.clone(),
+                    },
+                )?;
+            }
+            state.connection = Some(connection);
         }
         tape.sync()?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
@@ -410,11 +438,17 @@ fn fresh_state(
 }
 
 /// The event that opens a thread's tape.
-fn thread_started(project: &Path, workflow: &Workflow, model: &dyn Model) -> Event {
+fn thread_started(
+    project: &Path,
+    workflow: &Workflow,
+    model: &dyn Model,
+    settings: &Settings,
+) -> Event {
     Event::ThreadStarted {
         project: project.display().to_string(),
         workflow: workflow.name().to_owned(),
         model: model.name().to_owned(),
+        connection: Some(Connection::of(settings, model.name())),
     }
 }
 
