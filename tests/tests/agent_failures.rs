@@ -296,3 +296,70 @@ fn an_answer_cut_at_the_token_limit_does_not_end_the_session() {
         .collect();
     assert_eq!(ended.len(), 1, "{ended:?}");
 }
+
+/// A model whose server returns no `tool_calls` but writes them as text (a local model
+/// behind a mismatched chat template): the calls are read from the text and run, the tape
+/// notes it, and a call that cannot be read is sent back as an error instead of ending the
+/// session.
+#[test]
+fn tool_calls_written_as_text_are_run_and_unreadable_ones_are_sent_back() {
+    let list_call =
+        json!({"name": "write_file", "arguments": {"path": "feature_list.json", "content": LIST}});
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        {"content": "<tool_call>\n{\"name\": \"bash\", \"arguments\": {\"command\": \"echo from-tags\"}}\n</tool_call>"},
+        {"content": "Now the list.\n```json\n{\"name\": \"write_file\", \"arguments\": {\"path\": \"notes.txt\", \"content\": \"a\",},}\n```"},
+        {"content": "<tool_call>{\"name\": \"bash\", \"arguments\": {\"command\": \"ls\"</tool_call>"},
+        {"content": list_call.to_string()},
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let events = events(&project);
+    let results: Vec<(String, bool, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult {
+                name, ok, content, ..
+            } => Some((name.clone(), *ok, content.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results[0].1 && results[0].2.contains("from-tags"),
+        "{results:?}"
+    );
+    assert!(results[1].1 && results[1].0 == "write_file", "{results:?}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("notes.txt")).unwrap(),
+        "a"
+    );
+    assert!(project.join("feature_list.json").exists());
+    let notes: Vec<Vec<String>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ModelResponse { response, .. } => Some(response.notes.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(notes[0][0].contains("<tool_call> tags"), "{notes:?}");
+    assert!(notes[1][0].contains("fenced JSON block"), "{notes:?}");
+    assert!(notes[1][1].contains("trailing commas"), "{notes:?}");
+    assert!(notes[3][0].contains("bare JSON object"), "{notes:?}");
+    // The unreadable call went back to the model, and the session went on to its last turn.
+    let state = baton_tests::head_state(&project, "t");
+    assert_eq!(state.sessions_run, 1);
+    let ended = events.iter().find_map(|e| match e {
+        Event::SessionEnded { end, .. } => Some(end.clone()),
+        _ => None,
+    });
+    assert_eq!(ended, Some(SessionEnd::Finished));
+    let unreadable = events.iter().any(|e| match e {
+        Event::ModelResponse { response, .. } => response
+            .unreadable_call
+            .as_deref()
+            .is_some_and(|m| m.contains("could not be read")),
+        _ => false,
+    });
+    assert!(unreadable);
+}

@@ -3,7 +3,9 @@
 //! async-openai's bring-your-own-types calls with baton's own retries.
 
 mod classify;
+mod lenient;
 mod retry;
+mod text_calls;
 mod transport;
 mod wire;
 
@@ -156,6 +158,8 @@ impl Model for OpenAiModel {
                             .unwrap_or(u64::MAX),
                         attempts: attempt,
                         model: parsed.model.unwrap_or_else(|| self.settings.model.clone()),
+                        notes: parsed.notes,
+                        unreadable_call: parsed.unreadable_call,
                     });
                 }
                 Err(error) => {
