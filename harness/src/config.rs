@@ -218,7 +218,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(PROJECT_CONFIG),
-            "model = \"from-file\"\nmax_sessions = 7\nloop_repeat_limit = 4\n",
+            "model = \"from-file\"\nmax_sessions = 7\nloop_repeat_limit = 4\nfeature_attempts = 2\n",
         )
         .unwrap();
         let cli = ModelArgs {
@@ -229,6 +229,11 @@ mod tests {
         assert_eq!(settings.model, "from-cli");
         assert_eq!(settings.max_sessions, 7);
         assert_eq!(settings.loop_repeat_limit, 4);
+        assert_eq!(settings.feature_attempts, 2);
+        assert_eq!(
+            settings.set_by_files,
+            ["loop_repeat_limit", "feature_attempts"]
+        );
         assert_eq!(settings.workflow, "two-agent");
     }
 

@@ -109,6 +109,13 @@ pub enum Event {
         sets: Vec<String>,
         instruction: Option<String>,
     },
+    /// A feature used its attempt budget without passing: the thread moves on to others and
+    /// comes back to it after them.
+    FeatureBlocked {
+        feature: String,
+        sessions: u32,
+        failure: String,
+    },
     /// Something went wrong that did not stop the thread.
     Error { message: String },
     /// The thread reached its end.

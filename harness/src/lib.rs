@@ -9,6 +9,7 @@ mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_guard;
 pub mod connection;
 mod display;
 pub mod error;

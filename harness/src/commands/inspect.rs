@@ -127,6 +127,7 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             _ if running => "running",
             Some(s) if s.phase == Phase::Done => "done",
             Some(s) if matches!(s.phase, Phase::Stopped { .. }) => "stopped",
+            Some(s) if matches!(s.phase, Phase::Blocked { .. }) => "blocked",
             _ if failed => "failed",
             _ => "interrupted",
         };
@@ -137,7 +138,18 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             step: state.as_ref().map_or(0, |s| s.step),
             features: state
                 .as_ref()
-                .map(|s| format!("{}/{}", s.features_passing, s.features_total))
+                .map(|s| {
+                    if s.blocked.is_empty() {
+                        format!("{}/{}", s.features_passing, s.features_total)
+                    } else {
+                        format!(
+                            "{}/{} ({} blocked)",
+                            s.features_passing,
+                            s.features_total,
+                            s.blocked.len()
+                        )
+                    }
+                })
                 .unwrap_or_default(),
             tokens: state.as_ref().map_or(0, |s| s.ledger.total_tokens()),
             model: state
@@ -286,6 +298,9 @@ pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
                     feature, outcome, ..
                 } => outcomes.push(format!("{feature} {outcome}")),
                 Event::Regression { feature, .. } => outcomes.push(format!("{feature} regressed")),
+                Event::FeatureBlocked {
+                    feature, sessions, ..
+                } => outcomes.push(format!("{feature} blocked after {sessions} sessions")),
                 Event::Commit { sha, .. } => {
                     outcomes.push(format!("commit {}", &sha[..7.min(sha.len())]));
                 }

@@ -82,6 +82,10 @@ pub async fn drive(runner: &mut ThreadRunner) -> anyhow::Result<ExitCode> {
             eprintln!("baton: stopped unfinished: {reason}");
             Ok(ExitCode::Failure)
         }
+        Ok(RunOutcome::Blocked(reason)) => {
+            eprintln!("baton: blocked: {reason}");
+            Ok(ExitCode::Failure)
+        }
         Err(error) => Err(anyhow::Error::new(error).context(format!(
             "thread {} stopped at step {}; it is resumable: baton resume {} --project {}",
             runner.thread(),
@@ -97,6 +101,7 @@ fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
     let status = match outcome {
         Some(RunOutcome::Done) => "done",
         Some(RunOutcome::Stopped(_)) => "stopped",
+        Some(RunOutcome::Blocked(_)) => "blocked",
         None => "interrupted",
     };
     let ledger = &state.ledger;
@@ -110,8 +115,10 @@ fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
     println!("sessions   {}", state.sessions_run);
     println!("steps      {}", state.step);
     println!(
-        "features   {}/{} passing",
-        state.features_passing, state.features_total
+        "features   {}/{} passing{}",
+        state.features_passing,
+        state.features_total,
+        crate::display::blocked_note(state)
     );
     println!(
         "tokens     {} in, {} out ({cost})",

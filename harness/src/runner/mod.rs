@@ -4,6 +4,7 @@
 //! runner can be killed anywhere and `resume` goes on from the last checkpoint, reusing the
 //! model answers already on the tape.
 
+mod blocking;
 mod checkpoint;
 mod encode;
 mod session;
@@ -38,6 +39,8 @@ pub enum RunOutcome {
     Done,
     /// The thread stopped unfinished (budget exhausted, no edge fired).
     Stopped(String),
+    /// Every feature left failing used its attempt budget (which ones and why).
+    Blocked(String),
 }
 
 /// Why an answer is on hand without asking the model.
@@ -104,6 +107,8 @@ pub struct ThreadRunner {
     pub(crate) memory: Option<MemoryHandle>,
     pub(crate) state: ThreadState,
     guard: FeatureGuard,
+    /// Puts `baton.toml` back when a tool changed it (the model may not edit its limits).
+    config_guard: crate::config_guard::ConfigGuard,
     recorded: Recorded,
     lock: ThreadLock,
     started: Instant,
@@ -180,6 +185,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, false),
+            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
             state,
             recorded: Recorded::default(),
             lock,
@@ -260,6 +266,16 @@ impl ThreadRunner {
                 state.phase = Phase::Between;
             }
         }
+        // A larger attempt budget gives blocked features their sessions back.
+        let budget = settings.feature_attempts;
+        if matches!(state.phase, Phase::Blocked { .. })
+            && state.blocked.values().any(|b| b.sessions < budget)
+        {
+            state
+                .blocked
+                .retain(|_, blocked| blocked.sessions >= budget);
+            state.phase = Phase::Between;
+        }
         tape.append(
             StepNo(state.step),
             Event::Resumed {
@@ -317,6 +333,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, state.drafting),
+            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
             state,
             recorded: Recorded::new(answers, AnswerSource::Resume),
             lock,
@@ -362,6 +379,7 @@ impl ThreadRunner {
             match self.state.phase.clone() {
                 Phase::Done => return Ok(RunOutcome::Done),
                 Phase::Stopped { reason } => return Ok(RunOutcome::Stopped(reason)),
+                Phase::Blocked { reason } => return Ok(RunOutcome::Blocked(reason)),
                 Phase::Between => self.next_node().await?,
                 Phase::InSession => self.step().await?,
             }

@@ -98,8 +98,16 @@ impl ThreadRunner {
             }
             None => None,
         };
+        let target = match list.as_ref().map(|list| self.pick_target(list)) {
+            Some(super::blocking::Target::Feature(feature)) => Some(feature),
+            Some(super::blocking::Target::AllBlocked(reason)) => {
+                // No session opens after all.
+                self.state.session -= 1;
+                return self.end_blocked(reason).await;
+            }
+            Some(super::blocking::Target::Nothing) | None => None,
+        };
         self.guard = FeatureGuard::load(&self.project, self.state.drafting);
-        let target = list.as_ref().and_then(FeatureList::first_failing).cloned();
         self.state.feature = target.as_ref().map(|f| f.id.clone());
         let memories = match &target {
             Some(feature) => self.recall_for(&feature.id, &feature.description).await,
@@ -155,6 +163,11 @@ impl ThreadRunner {
         };
         failpoint("session.after_verify");
         let end_text = describe_end(&end);
+        if let (Some(id), Some(verdict)) = (&feature, &verification)
+            && self.settings.verify_enabled
+        {
+            self.count_attempt(id, verdict, &end_text)?;
+        }
         progress::append(
             &self.project,
             &SessionNote {

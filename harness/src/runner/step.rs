@@ -267,6 +267,16 @@ impl ThreadRunner {
                 }
             }
         }
+        if (output.may_have_touched_anything
+            || output
+                .touched
+                .iter()
+                .any(|path| path == crate::config::PROJECT_CONFIG))
+            && let Some(message) = self.config_guard.inspect()?
+        {
+            output.content.push_str("\n\nbaton: ");
+            output.content.push_str(&message);
+        }
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.record(Event::ToolResult {
             session,
