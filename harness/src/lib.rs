@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod bench;
+mod bench_real;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -242,7 +242,7 @@ struct ScriptServer(std::process::Child);
 impl ScriptServer {
     fn start(port: u16) -> ScriptServer {
         let script = examples_dir().join(EXAMPLE).join("script.json");
-        let child = Command::new(baton_bin())
+        let mut child = Command::new(baton_bin())
             .args(["script-server", "--script"])
             .arg(&script)
             .args(["--port", &port.to_string()])
@@ -256,6 +256,8 @@ impl ScriptServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the script server did not listen on port {port}");
     }
 }

@@ -308,7 +308,9 @@ impl ThreadRunner {
                 Some(Event::SettingsChanged { connection }) => Some(connection),
                 _ => None,
             });
-            if recorded_here != Some(&connection) && !(unstarted && !started_recorded) {
+            // A thread that only now records its start has the connection in that event.
+            let started_now = unstarted && !started_recorded;
+            if recorded_here != Some(&connection) && !started_now {
                 tape.append(
                     StepNo(state.step),
                     Event::SettingsChanged {

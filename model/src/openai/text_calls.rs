@@ -160,16 +160,12 @@ fn bare_objects(content: &str) -> Vec<&str> {
             i += 1;
             continue;
         }
-        match balanced_end(&bytes[i..]) {
-            Some(len) => {
-                spans.push(&content[i..i + len]);
-                i += len;
-            }
-            None => {
-                spans.push(&content[i..]);
-                break;
-            }
-        }
+        let Some(len) = balanced_end(&bytes[i..]) else {
+            spans.push(&content[i..]);
+            break;
+        };
+        spans.push(&content[i..i + len]);
+        i += len;
     }
     spans
 }
