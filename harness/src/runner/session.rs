@@ -40,6 +40,12 @@ impl ThreadRunner {
             .node_by_name(&self.state.node)
             .unwrap_or_else(|| self.workflow.start());
         let Some(transition) = self.workflow.next(from, &facts) else {
+            // Out of sessions with only blocked features left: that is why it ends.
+            if let Some(list) = &list
+                && let super::blocking::Target::AllBlocked(reason) = self.pick_target(list)
+            {
+                return self.end_blocked(reason).await;
+            }
             let reason = if facts.sessions_run >= facts.max_sessions {
                 format!(
                     "session budget exhausted ({} of {} sessions) with {}/{} features passing; resume with a larger --max-sessions to go on",
