@@ -78,8 +78,8 @@ pub struct RunReport {
     pub tokens_per_s_of_model_time: f64,
     pub model_time_s: f64,
     pub wall_s: f64,
-    /// Step time minus the model and the tools' own work, over the steps that ran tools:
-    /// what baton adds (tape frames, fsyncs, guards, the snapshot wait).
+    /// Step time minus the model and the tools' own work, over the steps that ran tools and
+    /// did not close a session: what baton adds (tape frames, fsyncs, guards, snapshot wait).
     pub harness_overhead_p50_us: f64,
     pub harness_overhead_p99_us: f64,
     pub tool_calls: u32,
@@ -287,12 +287,12 @@ async fn run_counter_app(options: &RealModelOptions) -> Result<RunReport, Harnes
         Err(error) => format!("failed: {error}"),
     };
     let wall = started.elapsed();
-    // Steps that ran tools; the answer that ends a session is followed by its Chromium
-    // checks and commit, the session's work rather than the step's.
+    // Steps that ran tools and did not close their session: closing runs the Chromium
+    // checks and the commit, the session's work rather than the step's.
     let mut overhead: Vec<Duration> = runner
         .timings()
         .iter()
-        .filter(|t| t.tool_calls > 0)
+        .filter(|t| t.tool_calls > 0 && !t.ended_session)
         .map(|t| t.total.saturating_sub(t.model + t.tools))
         .collect();
     overhead.sort();

@@ -91,6 +91,8 @@ pub struct StepTiming {
     pub snapshot_wait: Duration,
     /// Tool calls the step ran (none for the answer that ends a session).
     pub tool_calls: u32,
+    /// The step closed its session (Chromium checks, commit, memories ran in it).
+    pub ended_session: bool,
 }
 
 /// A thread being run by this process.
