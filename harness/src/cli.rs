@@ -412,4 +412,31 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A real OpenAI-compatible server under baton: tokens/s and time to first token as
+    /// baton sees them, then the counter-app spec within a session budget.
+    RealModel {
+        #[arg(long, env = "OPENAI_BASE_URL")]
+        base_url: String,
+        #[arg(long, env = "BATON_MODEL")]
+        model: String,
+        #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Streamed probe requests.
+        #[arg(long, default_value_t = 3)]
+        probes: u32,
+        /// Sessions of the counter-app run, initializer included (0: probes only).
+        #[arg(long, default_value_t = 4)]
+        sessions: u32,
+        /// Turns per session.
+        #[arg(long, default_value_t = 12)]
+        max_turns: u32,
+        /// Context limit of the run (fit it to the server's context size).
+        #[arg(long, default_value_t = 6000)]
+        context_limit: usize,
+        /// Skip the Chromium checks (then no feature can pass).
+        #[arg(long)]
+        no_verify: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -34,6 +34,11 @@ pub struct Settings {
     pub verify_enabled: bool,
     pub chromium: Option<PathBuf>,
     pub full_snapshot_every: u64,
+    /// Coding sessions a feature gets before it is marked blocked and the thread moves on.
+    pub feature_attempts: u32,
+    /// The limits a config file set (by their `baton.toml` key): a thread's recorded
+    /// limits give way to these on resume (see `connection`).
+    pub set_by_files: Vec<&'static str>,
     pub pause: PauseRules,
 }
 
@@ -47,6 +52,9 @@ pub struct PauseRules {
     /// Pause when a session ends on a loop.
     #[serde(default)]
     pub on_loop: bool,
+    /// Pause when a feature uses its attempt budget and is blocked.
+    #[serde(default)]
+    pub on_blocked: bool,
     /// Pause once the thread has used this many tokens.
     pub max_tokens: Option<u64>,
     /// Pause once the thread has cost this much (needs a price for the model).
@@ -63,6 +71,7 @@ impl PauseRules {
         PauseRules {
             failing_tool_calls: self.failing_tool_calls.or(lower.failing_tool_calls),
             on_loop: self.on_loop || lower.on_loop,
+            on_blocked: self.on_blocked || lower.on_blocked,
             max_tokens: self.max_tokens.or(lower.max_tokens),
             max_cost_usd: self.max_cost_usd.or(lower.max_cost_usd),
             max_steps: self.max_steps.or(lower.max_steps),
@@ -85,6 +94,7 @@ struct FileConfig {
     context_limit_tokens: Option<usize>,
     workflow: Option<String>,
     full_snapshot_every: Option<u64>,
+    feature_attempts: Option<u32>,
     #[serde(default)]
     prices: BTreeMap<String, Prices>,
     #[serde(default)]
@@ -143,6 +153,7 @@ impl FileConfig {
             context_limit_tokens: self.context_limit_tokens.or(lower.context_limit_tokens),
             workflow: self.workflow.or(lower.workflow),
             full_snapshot_every: self.full_snapshot_every.or(lower.full_snapshot_every),
+            feature_attempts: self.feature_attempts.or(lower.feature_attempts),
             prices,
             memory: FileMemory {
                 enabled: self.memory.enabled.or(lower.memory.enabled),
@@ -155,6 +166,23 @@ impl FileConfig {
             },
             pause: self.pause.over(lower.pause),
         }
+    }
+}
+
+impl FileConfig {
+    /// The keys of the limits a thread records that these files set.
+    fn limits_set(&self) -> Vec<&'static str> {
+        [
+            ("request_timeout_secs", self.request_timeout_secs.is_some()),
+            ("max_attempts", self.max_attempts.is_some()),
+            ("step_timeout_secs", self.step_timeout_secs.is_some()),
+            ("loop_repeat_limit", self.loop_repeat_limit.is_some()),
+            ("context_limit_tokens", self.context_limit_tokens.is_some()),
+            ("feature_attempts", self.feature_attempts.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 }
 
@@ -177,6 +205,7 @@ impl Settings {
         let file = FileConfig::read(&project.join(PROJECT_CONFIG))?
             .unwrap_or_default()
             .over(user);
+        let set_by_files = file.limits_set();
         let qdrant_url = std::env::var("QDRANT_URL").ok().or(file.memory.qdrant_url);
         Ok(Settings {
             model: model
@@ -212,6 +241,8 @@ impl Settings {
                 .or(file.verify.chromium),
             full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
             pause: file.pause,
+            feature_attempts: file.feature_attempts.unwrap_or(3).max(1),
+            set_by_files,
         })
     }
 
@@ -230,7 +261,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(PROJECT_CONFIG),
-            "model = \"from-file\"\nmax_sessions = 7\nloop_repeat_limit = 4\n",
+            "model = \"from-file\"\nmax_sessions = 7\nloop_repeat_limit = 4\nfeature_attempts = 2\n",
         )
         .unwrap();
         let cli = ModelArgs {
@@ -241,6 +272,11 @@ mod tests {
         assert_eq!(settings.model, "from-cli");
         assert_eq!(settings.max_sessions, 7);
         assert_eq!(settings.loop_repeat_limit, 4);
+        assert_eq!(settings.feature_attempts, 2);
+        assert_eq!(
+            settings.set_by_files,
+            ["loop_repeat_limit", "feature_attempts"]
+        );
         assert_eq!(settings.workflow, "two-agent");
     }
 

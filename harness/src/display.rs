@@ -16,8 +16,13 @@ fn tokens(state: &ThreadState) -> String {
 }
 
 fn head(state: &ThreadState) -> String {
+    let blocked = if state.blocked.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} blocked)", state.blocked.len())
+    };
     format!(
-        "[{} · s{} {} · step {} · features {}/{} · {}]",
+        "[{} · s{} {} · step {} · features {}/{}{blocked} · {}]",
         state.thread,
         state.session,
         state.node,
@@ -26,6 +31,19 @@ fn head(state: &ThreadState) -> String {
         state.features_total,
         tokens(state)
     )
+}
+
+/// `, 1 blocked: id (why)` for summaries; empty when nothing is blocked.
+pub fn blocked_note(state: &ThreadState) -> String {
+    if state.blocked.is_empty() {
+        return String::new();
+    }
+    let features: Vec<String> = state
+        .blocked
+        .iter()
+        .map(|(id, blocked)| format!("{id} ({})", blocked.failure))
+        .collect();
+    format!(", {} blocked: {}", state.blocked.len(), features.join("; "))
 }
 
 pub fn session_started(state: &ThreadState) {

@@ -29,9 +29,17 @@ pub enum Event {
         project: String,
         workflow: String,
         model: String,
+        /// The connection and limits the thread runs with (absent on older tapes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<crate::connection::Connection>,
     },
     /// A process took the thread up again from a checkpoint.
     Resumed { from_step: u64, pid: u32 },
+    /// A resume, fork or live replay runs the thread with another model, endpoint or
+    /// limits than it recorded (flags given on its command line); later resumes use these.
+    SettingsChanged {
+        connection: crate::connection::Connection,
+    },
     /// The workflow moved from one node to another because a guard held.
     Transition {
         from: String,
@@ -109,6 +117,13 @@ pub enum Event {
     Instructed {
         text: String,
         role: crate::control::InstructionRole,
+    },
+    /// A feature used its attempt budget without passing: the thread moves on to others and
+    /// comes back to it after them.
+    FeatureBlocked {
+        feature: String,
+        sessions: u32,
+        failure: String,
     },
     /// Something went wrong that did not stop the thread.
     Error { message: String },

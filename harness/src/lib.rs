@@ -6,9 +6,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod bench;
+mod bench_real;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_guard;
+pub mod connection;
 pub mod control;
 mod display;
 pub mod error;

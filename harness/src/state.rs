@@ -2,6 +2,8 @@
 //! JSON for the tape, which stores it as deltas; the conversation only ever grows within a
 //! session, which is what keeps those deltas small.
 
+use std::collections::BTreeMap;
+
 use baton_model::{ChatMessage, Ledger};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,21 @@ pub enum Phase {
     Done,
     /// Stopped before the end (budget exhausted, no edge fired).
     Stopped { reason: String },
+    /// Every feature left failing is blocked: each used its attempt budget (see
+    /// `ThreadState::blocked`). A resume with a larger `feature_attempts` goes on.
+    Blocked { reason: String },
+}
+
+/// A feature that used up its coding sessions without passing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedFeature {
+    /// Coding sessions it had in all.
+    pub sessions: u32,
+    /// Why its last session's checks failed (or how that session ended).
+    pub failure: String,
+    /// Features passing when it was (last) blocked: the thread comes back to it once more
+    /// when others have passed since, as the project it builds on has moved on.
+    pub passing_then: usize,
 }
 
 /// The state recorded at every checkpoint.
@@ -69,6 +86,16 @@ pub struct ThreadState {
     #[serde(default)]
     pub budgets_paused: Vec<String>,
     pub ledger: Ledger,
+    /// How the thread is run (model, endpoint, limits), reused by resume; `None` on tapes
+    /// written before threads recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<crate::connection::Connection>,
+    /// Coding sessions each feature has had (its attempt budget is `feature_attempts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, u32>,
+    /// Features that used their budget without passing, with their last failure.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blocked: BTreeMap<String, BlockedFeature>,
 }
 
 impl ThreadState {
@@ -97,6 +124,9 @@ impl ThreadState {
             inbox_applied: 0,
             budgets_paused: Vec::new(),
             ledger: Ledger::default(),
+            connection: None,
+            attempts: BTreeMap::new(),
+            blocked: BTreeMap::new(),
         }
     }
 
@@ -110,7 +140,10 @@ impl ThreadState {
 
     /// Whether the thread has nothing left to do.
     pub fn is_finished(&self) -> bool {
-        matches!(self.phase, Phase::Done | Phase::Stopped { .. })
+        matches!(
+            self.phase,
+            Phase::Done | Phase::Stopped { .. } | Phase::Blocked { .. }
+        )
     }
 
     /// A one-word status for listings.
@@ -118,6 +151,7 @@ impl ThreadState {
         match self.phase {
             Phase::Done => "done",
             Phase::Stopped { .. } => "stopped",
+            Phase::Blocked { .. } => "blocked",
             Phase::Between | Phase::InSession => "unfinished",
         }
     }

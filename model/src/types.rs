@@ -148,6 +148,14 @@ pub struct ModelResponse {
     pub attempts: u32,
     /// The model name the server answered with (or the one asked for).
     pub model: String,
+    /// What baton did to read the answer: tool calls parsed from the message text (the
+    /// server returned none), arguments repaired. Empty for a clean answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// A tool call the model wrote as text that could not be read, worded for the model:
+    /// the harness tells it and lets it try again instead of ending the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable_call: Option<String>,
 }
 
 /// A chat model: the one thing the agent loop needs from a backend.

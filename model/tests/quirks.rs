@@ -180,3 +180,38 @@ async fn no_content_and_no_tool_calls_and_a_cut_answer_are_kept() {
     assert_eq!(response.message.content, None);
     assert!(response.message.tool_calls.is_empty());
 }
+
+/// llama.cpp fails the request with HTTP 500 when the tool call the model generated does
+/// not parse. Retrying gets the same output; the answer carries the error for the model
+/// instead, so a weak model's session goes on.
+#[tokio::test]
+async fn a_server_that_cannot_parse_the_models_tool_call_gives_an_answer_for_the_model() {
+    let body = json!({"error": {"code": 500, "type": "server_error",
+        "message": "Failed to parse tool call arguments as JSON: [json.exception.parse_error.101] parse error at line 1, column 3179"}});
+    let mut settings = OpenAiSettings::new(answering(500, body.to_string()).await, "m");
+    settings.retry = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    let response = OpenAiModel::new(settings)
+        .unwrap()
+        .complete(&request())
+        .await
+        .unwrap();
+    assert_eq!(response.attempts, 1);
+    assert!(response.message.tool_calls.is_empty());
+    assert!(response.usage.estimated);
+    assert!(
+        response
+            .unreadable_call
+            .as_deref()
+            .is_some_and(|m| m.contains("valid JSON")),
+        "{response:?}"
+    );
+    assert!(
+        response.notes[0].contains("Failed to parse tool call"),
+        "{:?}",
+        response.notes
+    );
+}

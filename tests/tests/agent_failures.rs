@@ -296,3 +296,176 @@ fn an_answer_cut_at_the_token_limit_does_not_end_the_session() {
         .collect();
     assert_eq!(ended.len(), 1, "{ended:?}");
 }
+
+/// A model whose server returns no `tool_calls` but writes them as text (a local model
+/// behind a mismatched chat template): the calls are read from the text and run, the tape
+/// notes it, and a call that cannot be read is sent back as an error instead of ending the
+/// session.
+#[test]
+fn tool_calls_written_as_text_are_run_and_unreadable_ones_are_sent_back() {
+    let list_call =
+        json!({"name": "write_file", "arguments": {"path": "feature_list.json", "content": LIST}});
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        {"content": "<tool_call>\n{\"name\": \"bash\", \"arguments\": {\"command\": \"echo from-tags\"}}\n</tool_call>"},
+        {"content": "Now the list.\n```json\n{\"name\": \"write_file\", \"arguments\": {\"path\": \"notes.txt\", \"content\": \"a\",},}\n```"},
+        {"content": "<tool_call>{\"name\": \"bash\", \"arguments\": {\"command\": \"ls\"</tool_call>"},
+        {"content": list_call.to_string()},
+        {"content": "Set up two features."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let events = events(&project);
+    let results: Vec<(String, bool, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult {
+                name, ok, content, ..
+            } => Some((name.clone(), *ok, content.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results[0].1 && results[0].2.contains("from-tags"),
+        "{results:?}"
+    );
+    assert!(results[1].1 && results[1].0 == "write_file", "{results:?}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("notes.txt")).unwrap(),
+        "a"
+    );
+    assert!(project.join("feature_list.json").exists());
+    let notes: Vec<Vec<String>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ModelResponse { response, .. } => Some(response.notes.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(notes[0][0].contains("<tool_call> tags"), "{notes:?}");
+    assert!(notes[1][0].contains("fenced JSON block"), "{notes:?}");
+    assert!(notes[1][1].contains("trailing commas"), "{notes:?}");
+    assert!(notes[3][0].contains("bare JSON object"), "{notes:?}");
+    // The unreadable call went back to the model, and the session went on to its last turn.
+    let state = baton_tests::head_state(&project, "t");
+    assert_eq!(state.sessions_run, 1);
+    let ended = events.iter().find_map(|e| match e {
+        Event::SessionEnded { end, .. } => Some(end.clone()),
+        _ => None,
+    });
+    assert_eq!(ended, Some(SessionEnd::Finished));
+    let unreadable = events.iter().any(|e| match e {
+        Event::ModelResponse { response, .. } => response
+            .unreadable_call
+            .as_deref()
+            .is_some_and(|m| m.contains("could not be read")),
+        _ => false,
+    });
+    assert!(unreadable);
+}
+
+/// A feature that can never pass gets three coding sessions, is blocked (on the tape, with
+/// its last failure), and the thread builds the next feature; it then comes back to the
+/// blocked one once, since a feature passed meanwhile, and ends `blocked` with exit 1 naming it.
+#[test]
+fn a_feature_that_never_passes_is_blocked_and_the_next_one_gets_built() {
+    let list = json!({
+        "app": {"start": "bash init.sh", "url": "http://127.0.0.1:{port}/"},
+        "features": [
+            {"id": "impossible", "category": "functional", "description": "Shows a text nobody writes",
+             "steps": ["open"], "checks": [{"goto": "/"}, {"expect_text": {"selector": "h1", "equals": "never there"}}],
+             "passes": false},
+            {"id": "greeting", "category": "functional", "description": "Says hello",
+             "steps": ["open"], "checks": [{"goto": "/"}, {"expect_text": {"selector": "h1", "equals": "Hello"}}],
+             "passes": false}
+        ]
+    });
+    let init = "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\nexec python3 -m http.server \"${PORT:-8000}\" --bind 127.0.0.1\n";
+    let coding = |text: &str| json!({"node": "coding", "turns": [{"content": text}]});
+    let greeting = json!({"node": "coding", "turns": [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "index.html", "content": "<h1>Hello</h1>\n"}}]},
+        {"content": "Hello is there."}
+    ]});
+    let (root, project, script) = setup(&[
+        json!({"node": "initializer", "turns": [
+            {"tool_calls": [
+                {"name": "write_file", "arguments": {"path": "feature_list.json", "content": list.to_string()}},
+                {"name": "write_file", "arguments": {"path": "init.sh", "content": init}},
+                {"name": "write_file", "arguments": {"path": "index.html", "content": "<h1>Soon</h1>\n"}}
+            ]},
+            {"content": "Two features."}
+        ]}),
+        coding("Tried."),
+        coding("Tried again."),
+        coding("Tried a third time."),
+        greeting,
+        coding("One more try."),
+        coding("Should not be asked."),
+    ]);
+    let output = baton_run(
+        root.path(),
+        &project,
+        &script,
+        "t",
+        &["--max-sessions", "10", "--no-memory"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("status     blocked"),
+        "{}",
+        describe(&output)
+    );
+    assert!(
+        stderr.contains("blocked: every feature left is blocked"),
+        "{}",
+        describe(&output)
+    );
+    assert!(stderr.contains("impossible"), "{}", describe(&output));
+
+    let events = events(&project);
+    let targets: Vec<Option<String>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionStarted { feature, .. } => Some(feature.clone()),
+            _ => None,
+        })
+        .collect();
+    let impossible = Some("impossible".to_owned());
+    let greeting = Some("greeting".to_owned());
+    assert_eq!(
+        targets,
+        vec![
+            None,
+            impossible.clone(),
+            impossible.clone(),
+            impossible.clone(),
+            greeting,
+            impossible
+        ]
+    );
+    let blocked: Vec<(String, u32, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FeatureBlocked {
+                feature,
+                sessions,
+                failure,
+            } => Some((feature.clone(), *sessions, failure.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocked.len(), 2, "{blocked:?}");
+    assert_eq!((blocked[0].0.as_str(), blocked[0].1), ("impossible", 3));
+    assert!(blocked[0].2.contains("never there"), "{blocked:?}");
+    assert_eq!(blocked[1].1, 4);
+    let list = baton_tests::feature_list(&project);
+    assert!(list.get("greeting").unwrap().passes);
+    assert!(!list.get("impossible").unwrap().passes);
+    let state = baton_tests::head_state(&project, "t");
+    assert_eq!(state.status_word(), "blocked");
+    assert!(state.blocked.contains_key("impossible"));
+    let (status, _) = baton_tests::thread_status(&project, "t");
+    assert_eq!(status, "blocked");
+}

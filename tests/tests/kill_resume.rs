@@ -226,3 +226,145 @@ fn with_memory_and_verification_killed_and_resumed_ends_like_an_uninterrupted_ru
     assert_eq!(memory_total(&project), memory_total(&baseline));
     assert_eq!(thread_status(&project, THREAD), ("done".to_owned(), false));
 }
+
+/// A free TCP port on 127.0.0.1 other than the scripted server's default.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `baton script-server` on `port`, up and answering, killed when dropped.
+struct ScriptServer(std::process::Child);
+
+impl ScriptServer {
+    fn start(port: u16) -> ScriptServer {
+        let script = examples_dir().join(EXAMPLE).join("script.json");
+        let mut child = Command::new(baton_bin())
+            .args(["script-server", "--script"])
+            .arg(&script)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return ScriptServer(child);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the script server did not listen on port {port}");
+    }
+}
+
+impl Drop for ScriptServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A thread started against a server on a non-default port with `--base-url`, killed during
+/// a model call, goes on with `baton resume THREAD` alone: the thread remembers its model,
+/// its endpoint and its `--no-memory`, and ends as an uninterrupted run does.
+#[test]
+fn resume_without_flags_goes_on_against_the_recorded_server() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = ScriptServer::start(port);
+    let base_url = format!("http://127.0.0.1:{port}/v1");
+    let project = project_from_example(root.path(), EXAMPLE);
+    let run: Vec<String> = [
+        "run",
+        project.to_str().unwrap(),
+        "--base-url",
+        &base_url,
+        "--model",
+        "scripted-counter",
+        "--thread",
+        THREAD,
+        "--no-memory",
+        "--max-sessions",
+        "9",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let output = command(&run)
+        .env("BATON_FAILPOINT", "step.before_model_call:4")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.signal(), Some(9), "{}", describe(&output));
+
+    let resume: Vec<String> = vec![
+        "resume".into(),
+        THREAD.into(),
+        "--project".into(),
+        project.display().to_string(),
+    ];
+    let output = command(&resume).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let state = baton_tests::head_state(&project, THREAD);
+    let connection = state.connection.expect("the thread records its connection");
+    assert_eq!(connection.base_url.as_deref(), Some(base_url.as_str()));
+    assert_eq!(connection.model, "scripted-counter");
+    assert!(!connection.memory, "--no-memory is remembered");
+    assert_eq!(connection.max_sessions, 9);
+    let list = feature_list(&project);
+    assert_eq!(list.passing(), list.features.len(), "{}", describe(&output));
+
+    let threads = command(&[
+        "threads".into(),
+        "--project".into(),
+        project.display().to_string(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&threads.stdout).contains("scripted-counter"),
+        "{}",
+        describe(&threads)
+    );
+}
+
+/// A thread started with `--script` resumes with its script and no flags; a flag given to
+/// resume overrides what was recorded and is recorded in its turn.
+#[test]
+fn resume_reuses_the_script_and_records_what_its_flags_change() {
+    let root = tempfile::tempdir().unwrap();
+    let project = project_from_example(root.path(), EXAMPLE);
+    let output = command(&run_args(&project, &["--no-memory", "--max-sessions", "2"]))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let resume: Vec<String> = vec![
+        "resume".into(),
+        THREAD.into(),
+        "--project".into(),
+        project.display().to_string(),
+        "--max-sessions".into(),
+        "9".into(),
+    ];
+    let output = command(&resume).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let changed = tape(&project, THREAD)
+        .records()
+        .iter()
+        .filter_map(|record| match record.event() {
+            Some(baton::events::Event::SettingsChanged { connection }) => {
+                Some(connection.max_sessions)
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(changed, vec![9]);
+    let state = baton_tests::head_state(&project, THREAD);
+    let connection = state.connection.unwrap();
+    assert!(connection.script.is_some());
+    assert!(!connection.memory);
+}

@@ -256,3 +256,50 @@ fn a_second_resume_of_a_running_thread_is_refused() {
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("already being run"), "{stderr}");
 }
+
+/// A fork and a live replay go on with the model their thread recorded: no `--script` and
+/// no `--no-memory` on their command lines.
+#[test]
+fn forks_and_live_replays_use_the_recorded_model() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let output = baton(
+        root.path(),
+        &[
+            "fork",
+            "t",
+            "--at",
+            "6",
+            "--thread",
+            "fc",
+            "--project",
+            p(&project),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let fork = project.join(".baton/forks/fc");
+    let output = baton(root.path(), &["resume", "fc", "--project", p(&fork)]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(feature_list(&fork).features.iter().all(|f| f.passes));
+    let connection = head_state(&fork, "fc").connection.unwrap();
+    assert!(connection.script.is_some() && !connection.memory);
+
+    let out = root.path().join("live");
+    let output = baton(
+        root.path(),
+        &[
+            "replay",
+            "t",
+            "--mode",
+            "live",
+            "--from",
+            "6",
+            "--out",
+            p(&out),
+            "--project",
+            p(&project),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(feature_list(&out).features.iter().all(|f| f.passes));
+}

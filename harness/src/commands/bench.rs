@@ -63,6 +63,30 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             .await??;
             print(&report, json)
         }
+        BenchCommand::RealModel {
+            base_url,
+            model,
+            api_key,
+            probes,
+            sessions,
+            max_turns,
+            context_limit,
+            no_verify,
+            json,
+        } => {
+            let report = crate::bench_real::real_model(crate::bench_real::RealModelOptions {
+                base_url,
+                model,
+                api_key,
+                probes,
+                sessions,
+                max_turns,
+                context_limit_tokens: context_limit,
+                verify: !no_verify,
+            })
+            .await?;
+            print(&report, json)
+        }
     }
 }
 

@@ -88,6 +88,8 @@ pub(crate) struct ThreadRow {
     pub step: u64,
     pub features: String,
     pub tokens: u64,
+    /// The model the thread runs with (empty on tapes older than the record of it).
+    pub model: String,
     pub last_activity: String,
     pub project: String,
 }
@@ -105,13 +107,24 @@ pub fn threads(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Ok);
     }
     println!(
-        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  last activity",
-        "thread", "status", "node", "step", "features", "tokens"
+        "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {:<28} last activity",
+        "thread", "status", "node", "step", "features", "tokens", "model"
     );
     for row in &rows {
         println!(
-            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {}",
-            row.thread, row.status, row.node, row.step, row.features, row.tokens, row.last_activity
+            "{:<24} {:<12} {:<12} {:>6} {:>9} {:>9}  {:<28} {}",
+            row.thread,
+            row.status,
+            row.node,
+            row.step,
+            row.features,
+            row.tokens,
+            if row.model.is_empty() {
+                "-"
+            } else {
+                &row.model
+            },
+            row.last_activity
         );
     }
     Ok(ExitCode::Ok)
@@ -131,6 +144,7 @@ pub(crate) fn thread_rows(project: &Path) -> Vec<ThreadRow> {
                 step: 0,
                 features: String::new(),
                 tokens: 0,
+                model: String::new(),
                 last_activity: String::new(),
                 project: dir.display().to_string(),
             });
@@ -151,6 +165,7 @@ pub(crate) fn thread_rows(project: &Path) -> Vec<ThreadRow> {
             _ if running => "running",
             Some(s) if s.phase == Phase::Done => "done",
             Some(s) if matches!(s.phase, Phase::Stopped { .. }) => "stopped",
+            Some(s) if matches!(s.phase, Phase::Blocked { .. }) => "blocked",
             _ if failed => "failed",
             _ => "interrupted",
         };
@@ -161,9 +176,25 @@ pub(crate) fn thread_rows(project: &Path) -> Vec<ThreadRow> {
             step: state.as_ref().map_or(0, |s| s.step),
             features: state
                 .as_ref()
-                .map(|s| format!("{}/{}", s.features_passing, s.features_total))
+                .map(|s| {
+                    if s.blocked.is_empty() {
+                        format!("{}/{}", s.features_passing, s.features_total)
+                    } else {
+                        format!(
+                            "{}/{} ({} blocked)",
+                            s.features_passing,
+                            s.features_total,
+                            s.blocked.len()
+                        )
+                    }
+                })
                 .unwrap_or_default(),
             tokens: state.as_ref().map_or(0, |s| s.ledger.total_tokens()),
+            model: state
+                .as_ref()
+                .and_then(|s| s.connection.as_ref())
+                .map(|c| c.model.clone())
+                .unwrap_or_default(),
             last_activity: last
                 .map(|r| r.at.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
@@ -276,6 +307,9 @@ pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
                     feature, outcome, ..
                 } => outcomes.push(format!("{feature} {outcome}")),
                 Event::Regression { feature, .. } => outcomes.push(format!("{feature} regressed")),
+                Event::FeatureBlocked {
+                    feature, sessions, ..
+                } => outcomes.push(format!("{feature} blocked after {sessions} sessions")),
                 Event::Commit { sha, .. } => {
                     outcomes.push(format!("commit {}", &sha[..7.min(sha.len())]));
                 }

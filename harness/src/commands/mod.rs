@@ -55,7 +55,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tree(args) => inspect::tree(&args),
         Command::Rewind(args) => time_travel::rewind(&args),
         Command::Fork(args) => time_travel::fork(&args),
-        Command::Replay(args) => time_travel::replay(args).await,
+        Command::Replay(args) => Box::pin(time_travel::replay(args)).await,
         Command::Gc(args) => time_travel::gc(&args),
         Command::Verify(args) => verify::verify(args).await,
         Command::Recall(args) => memory::recall(args).await,

@@ -38,7 +38,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(&args.project, &args.model, &args.limits, None)?;
+    let settings = settings_for_thread(&args.project, &args.thread, &args.model, &args.limits)?;
     let connection = connect_model(&settings).await?;
     let mut runner = ThreadRunner::resume(
         &args.project,
@@ -60,6 +60,21 @@ pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     drive(&mut runner).await
 }
 
+/// The settings to go on with a thread: what the thread recorded when it started (model,
+/// endpoint, limits), with what this command line gives on top.
+pub fn settings_for_thread(
+    project: &std::path::Path,
+    thread: &str,
+    model: &crate::cli::ModelArgs,
+    limits: &crate::cli::LimitArgs,
+) -> Result<Settings, crate::error::HarnessError> {
+    let mut settings = Settings::resolve(project, model, limits, None)?;
+    if let Some(recorded) = crate::connection::of_thread(project, thread)? {
+        recorded.apply(&mut settings, model, limits);
+    }
+    Ok(settings)
+}
+
 /// Runs to the end and prints the summary; a failure leaves the thread resumable and says how.
 pub async fn drive(runner: &mut ThreadRunner) -> anyhow::Result<ExitCode> {
     let outcome = runner.run().await;
@@ -68,6 +83,10 @@ pub async fn drive(runner: &mut ThreadRunner) -> anyhow::Result<ExitCode> {
         Ok(RunOutcome::Done) => Ok(ExitCode::Ok),
         Ok(RunOutcome::Stopped(reason)) => {
             eprintln!("baton: stopped unfinished: {reason}");
+            Ok(ExitCode::Failure)
+        }
+        Ok(RunOutcome::Blocked(reason)) => {
+            eprintln!("baton: blocked: {reason}");
             Ok(ExitCode::Failure)
         }
         Err(error) => Err(anyhow::Error::new(error).context(format!(
@@ -85,6 +104,7 @@ fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
     let status = match outcome {
         Some(RunOutcome::Done) => "done",
         Some(RunOutcome::Stopped(_)) => "stopped",
+        Some(RunOutcome::Blocked(_)) => "blocked",
         None => "interrupted",
     };
     let ledger = &state.ledger;
@@ -98,8 +118,10 @@ fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
     println!("sessions   {}", state.sessions_run);
     println!("steps      {}", state.step);
     println!(
-        "features   {}/{} passing",
-        state.features_passing, state.features_total
+        "features   {}/{} passing{}",
+        state.features_passing,
+        state.features_total,
+        crate::display::blocked_note(state)
     );
     println!(
         "tokens     {} in, {} out ({cost})",

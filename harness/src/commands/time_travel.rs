@@ -245,7 +245,10 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.mode == ReplayMode::Mock {
         limits.no_verify = true;
     }
-    let settings = Settings::resolve(&dir, &args.model, &limits, None)?;
+    let mut settings = Settings::resolve(&dir, &args.model, &limits, None)?;
+    if let Some(recorded) = &state.connection {
+        recorded.apply(&mut settings, &args.model, &limits);
+    }
     let (model, _server): (Arc<dyn Model>, _) = match args.mode {
         ReplayMode::Live => {
             let connection = connect_model(&settings).await?;

@@ -34,6 +34,8 @@ pub(crate) struct Steering {
     failing_streak: u32,
     /// A session just ended on a loop.
     loop_ended: Option<String>,
+    /// A feature just used its attempt budget.
+    feature_blocked: Option<String>,
     /// When this process took the thread (the wall-time budget counts from here).
     since: Option<Instant>,
     /// The thread is waiting and has said so on the terminal.
@@ -48,6 +50,7 @@ impl Steering {
             server_failed: false,
             failing_streak: 0,
             loop_ended: None,
+            feature_blocked: None,
             since: None,
             announced_pause: false,
         }
@@ -62,6 +65,13 @@ impl Steering {
                 end: SessionEnd::LoopDetected { tool, repeats },
                 ..
             } => self.loop_ended = Some(format!("{tool} called {repeats} times in a row")),
+            Event::FeatureBlocked {
+                feature, sessions, ..
+            } => {
+                self.feature_blocked = Some(format!(
+                    "{feature} failed its checks in {sessions} sessions"
+                ));
+            }
             _ => {}
         }
     }
@@ -214,6 +224,11 @@ impl ThreadRunner {
         {
             return Some(format!("auto-pause: the session ended on a loop ({what})"));
         }
+        if let Some(what) = self.steering.feature_blocked.take()
+            && rules.on_blocked
+        {
+            return Some(format!("auto-pause: a feature is blocked ({what})"));
+        }
         let tokens = self.state.ledger.total_tokens();
         let cost = self.state.ledger.total_cost();
         let budgets = [
@@ -265,6 +280,7 @@ impl ThreadRunner {
             Phase::InSession => "in session",
             Phase::Done => "done",
             Phase::Stopped { .. } => "stopped",
+            Phase::Blocked { .. } => "blocked",
         };
         server.board().set(Status {
             thread: state.thread.clone(),

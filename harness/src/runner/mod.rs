@@ -4,6 +4,7 @@
 //! runner can be killed anywhere and `resume` goes on from the last checkpoint, reusing the
 //! model answers already on the tape.
 
+mod blocking;
 mod checkpoint;
 mod control;
 mod encode;
@@ -23,6 +24,7 @@ use baton_tape::{Snapshotter, StepNo, TapeHeader, TapeWriter, ThreadId, ThreadLo
 use baton_workflows::Workflow;
 
 use crate::config::Settings;
+use crate::connection::Connection;
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::feature_guard::FeatureGuard;
@@ -38,6 +40,8 @@ pub enum RunOutcome {
     Done,
     /// The thread stopped unfinished (budget exhausted, no edge fired).
     Stopped(String),
+    /// Every feature left failing used its attempt budget (which ones and why).
+    Blocked(String),
 }
 
 /// Why an answer is on hand without asking the model.
@@ -94,6 +98,8 @@ pub struct StepTiming {
     pub snapshot_wait: Duration,
     /// Tool calls the step ran (none for the answer that ends a session).
     pub tool_calls: u32,
+    /// The step closed its session (Chromium checks, commit, memories ran in it).
+    pub ended_session: bool,
 }
 
 /// A thread being run by this process.
@@ -110,6 +116,8 @@ pub struct ThreadRunner {
     pub(crate) memory: Option<MemoryHandle>,
     pub(crate) state: ThreadState,
     guard: FeatureGuard,
+    /// Puts `baton.toml` back when a tool changed it (the model may not edit its limits).
+    config_guard: crate::config_guard::ConfigGuard,
     recorded: Recorded,
     lock: ThreadLock,
     started: Instant,
@@ -168,10 +176,11 @@ impl ThreadRunner {
         header.meta = workflow_meta(&workflow);
         let mut tape = TapeWriter::create(&paths, &header, tape_options())?;
         let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
-        let state = fresh_state(&thread, &workflow, &settings, git_head);
+        let mut state = fresh_state(&thread, &workflow, &settings, git_head);
+        state.connection = Some(Connection::of(&settings, model.name()));
         tape.append(
             StepNo(0),
-            thread_started(&project, &workflow, model.as_ref()),
+            thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
@@ -187,6 +196,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, false),
+            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
             state,
             recorded: Recorded::default(),
             lock,
@@ -268,6 +278,16 @@ impl ThreadRunner {
                 state.phase = Phase::Between;
             }
         }
+        // A larger attempt budget gives blocked features their sessions back.
+        let budget = settings.feature_attempts;
+        if matches!(state.phase, Phase::Blocked { .. })
+            && state.blocked.values().any(|b| b.sessions < budget)
+        {
+            state
+                .blocked
+                .retain(|_, blocked| blocked.sessions >= budget);
+            state.phase = Phase::Between;
+        }
         tape.append(
             StepNo(state.step),
             Event::Resumed {
@@ -281,8 +301,36 @@ impl ThreadRunner {
         if unstarted && !started_recorded {
             tape.append(
                 StepNo(0),
-                thread_started(&project, &workflow, model.as_ref()),
+                thread_started(&project, &workflow, model.as_ref(), &settings),
             )?;
+        }
+        // Flags given to this resume (or a fork's or replay's first run) that change how the
+        // thread is run are recorded, and later resumes go on with them.
+        let mut connection = Connection::of(&settings, model.name());
+        connection.max_sessions = state.max_sessions;
+        if let Some(old) = &state.connection
+            && old.script.is_some()
+            && old.script == connection.script
+        {
+            // The same script names the same model (a replay's stand-in model has no name).
+            connection.model.clone_from(&old.model);
+        }
+        if state.connection.as_ref() != Some(&connection) {
+            let recorded_here = tail.iter().rev().find_map(|record| match record.event() {
+                Some(Event::SettingsChanged { connection }) => Some(connection),
+                _ => None,
+            });
+            // A thread that only now records its start has the connection in that event.
+            let started_now = unstarted && !started_recorded;
+            if recorded_here != Some(&connection) && !started_now {
+                tape.append(
+                    StepNo(state.step),
+                    Event::SettingsChanged {
+                        connection: connection.clone(),
+                    },
+                )?;
+            }
+            state.connection = Some(connection);
         }
         tape.sync()?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
@@ -299,6 +347,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, state.drafting),
+            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
             state,
             recorded: Recorded::new(answers, AnswerSource::Resume),
             lock,
@@ -350,6 +399,7 @@ impl ThreadRunner {
             match self.state.phase.clone() {
                 Phase::Done => return Ok(RunOutcome::Done),
                 Phase::Stopped { reason } => return Ok(RunOutcome::Stopped(reason)),
+                Phase::Blocked { reason } => return Ok(RunOutcome::Blocked(reason)),
                 Phase::Between => self.next_node().await?,
                 Phase::InSession => self.step().await?,
             }
@@ -427,11 +477,17 @@ fn fresh_state(
 }
 
 /// The event that opens a thread's tape.
-fn thread_started(project: &Path, workflow: &Workflow, model: &dyn Model) -> Event {
+fn thread_started(
+    project: &Path,
+    workflow: &Workflow,
+    model: &dyn Model,
+    settings: &Settings,
+) -> Event {
     Event::ThreadStarted {
         project: project.display().to_string(),
         workflow: workflow.name().to_owned(),
         model: model.name().to_owned(),
+        connection: Some(Connection::of(settings, model.name())),
     }
 }
 

@@ -40,6 +40,12 @@ impl ThreadRunner {
             .node_by_name(&self.state.node)
             .unwrap_or_else(|| self.workflow.start());
         let Some(transition) = self.workflow.next(from, &facts) else {
+            // Out of sessions with only blocked features left: that is why it ends.
+            if let Some(list) = &list
+                && let super::blocking::Target::AllBlocked(reason) = self.pick_target(list)
+            {
+                return self.end_blocked(reason).await;
+            }
             let reason = if facts.sessions_run >= facts.max_sessions {
                 format!(
                     "session budget exhausted ({} of {} sessions) with {}/{} features passing; resume with a larger --max-sessions to go on",
@@ -98,8 +104,16 @@ impl ThreadRunner {
             }
             None => None,
         };
+        let target = match list.as_ref().map(|list| self.pick_target(list)) {
+            Some(super::blocking::Target::Feature(feature)) => Some(feature),
+            Some(super::blocking::Target::AllBlocked(reason)) => {
+                // No session opens after all.
+                self.state.session -= 1;
+                return self.end_blocked(reason).await;
+            }
+            Some(super::blocking::Target::Nothing) | None => None,
+        };
         self.guard = FeatureGuard::load(&self.project, self.state.drafting);
-        let target = list.as_ref().and_then(FeatureList::first_failing).cloned();
         self.state.feature = target.as_ref().map(|f| f.id.clone());
         let memories = match &target {
             Some(feature) => self.recall_for(&feature.id, &feature.description).await,
@@ -146,6 +160,7 @@ impl ThreadRunner {
         end: SessionEnd,
         summary: Option<String>,
     ) -> Result<(), HarnessError> {
+        self.step_timing.ended_session = true;
         let session = self.state.session;
         let node = self.state.node.clone();
         let feature = self.state.feature.clone();
@@ -155,6 +170,11 @@ impl ThreadRunner {
         };
         failpoint("session.after_verify");
         let end_text = describe_end(&end);
+        if let (Some(id), Some(verdict)) = (&feature, &verification)
+            && self.settings.verify_enabled
+        {
+            self.count_attempt(id, verdict, &end_text)?;
+        }
         progress::append(
             &self.project,
             &SessionNote {

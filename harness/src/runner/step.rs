@@ -104,6 +104,15 @@ impl ThreadRunner {
         // An answer cut at the output-token limit is not the model saying it is done, and
         // its last tool call's arguments are likely cut too: say so, and let it go on.
         let cut_off = response.finish_reason.as_deref() == Some("length");
+        // A tool call written as text that could not be read is not the model saying it is
+        // done either: tell it what was wrong, and let it call again.
+        if response.message.tool_calls.is_empty()
+            && let Some(problem) = &response.unreadable_call
+        {
+            self.state.conversation.push(ChatMessage::user(problem));
+            self.touched = Touched::Paths(Vec::new());
+            return self.end_turn().await;
+        }
         if response.message.tool_calls.is_empty() && !cut_off {
             let summary = response.message.content.clone();
             return self.finish_session(SessionEnd::Finished, summary).await;
@@ -136,6 +145,11 @@ impl ThreadRunner {
                 .conversation
                 .push(ChatMessage::user(CUT_OFF_NOTE));
         }
+        self.end_turn().await
+    }
+
+    /// The end of a turn that goes on: the session ends at its node's turn limit.
+    async fn end_turn(&mut self) -> Result<(), HarnessError> {
         let max_turns = self.node_max_turns();
         if self.state.turn >= max_turns {
             return self
@@ -252,6 +266,16 @@ impl ThreadRunner {
                     self.record(Event::FeatureListReverted { violations })?;
                 }
             }
+        }
+        if (output.may_have_touched_anything
+            || output
+                .touched
+                .iter()
+                .any(|path| path == crate::config::PROJECT_CONFIG))
+            && let Some(message) = self.config_guard.inspect()?
+        {
+            output.content.push_str("\n\nbaton: ");
+            output.content.push_str(&message);
         }
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.record(Event::ToolResult {

@@ -214,6 +214,8 @@ pub fn write_synthetic_thread(
                     latency_ms: 900 + step % 300,
                     attempts: 1,
                     model: "bench".to_owned(),
+                    notes: Vec::new(),
+                    unreadable_call: None,
                 },
                 replayed: false,
             },

@@ -97,6 +97,20 @@ fn classify_status(failure: HttpFailure, url: &str) -> Failure {
     Failure { error, retry_after }
 }
 
+/// The server's error when it failed to parse the tool call the model generated
+/// (llama.cpp: HTTP 500 "Failed to parse tool call arguments as JSON"): the model's output,
+/// not the server, is at fault, and the same request gets the same output.
+pub(crate) fn unparsable_tool_call(error: &ModelError) -> Option<String> {
+    let text = match error {
+        ModelError::Transient { detail, .. } => detail,
+        ModelError::Http { body, .. } => body,
+        _ => return None,
+    };
+    let lower = text.to_lowercase();
+    (lower.contains("parse tool call") || lower.contains("tool call arguments"))
+        .then(|| text.clone())
+}
+
 /// The phrasings OpenAI, vLLM and llama.cpp use for an over-long prompt.
 pub(crate) fn mentions_context_length(text: &str) -> bool {
     let lower = text.to_lowercase();

@@ -3,7 +3,9 @@
 //! async-openai's bring-your-own-types calls with baton's own retries.
 
 mod classify;
+mod lenient;
 mod retry;
+mod text_calls;
 mod transport;
 mod wire;
 
@@ -156,12 +158,24 @@ impl Model for OpenAiModel {
                             .unwrap_or(u64::MAX),
                         attempts: attempt,
                         model: parsed.model.unwrap_or_else(|| self.settings.model.clone()),
+                        notes: parsed.notes,
+                        unreadable_call: parsed.unreadable_call,
                     });
                 }
                 Err(error) => {
                     classify::classify(error, &self.completions_url, self.settings.request_timeout)
                 }
             };
+            if let Some(detail) = classify::unparsable_tool_call(&failure.error) {
+                // The model's own output was broken: asking again gets the same, telling it may not.
+                return Ok(server_rejected_tool_call(
+                    req,
+                    &detail,
+                    started.elapsed(),
+                    attempt,
+                    &self.settings.model,
+                ));
+            }
             if !failure.error.retryable() || attempt >= policy.max_attempts {
                 return Err(failure.error);
             }
@@ -169,6 +183,42 @@ impl Model for OpenAiModel {
             tracing::warn!(attempt, wait_ms = wait.as_millis(), error = %failure.error, "model call failed; retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// Told to the model when the server could not read the tool call it generated.
+const SERVER_REJECTED_CALL: &str = "baton: the server could not read the tool call you wrote \
+(its arguments were not valid JSON, or the answer was cut off at the output token limit), so nothing was run. \
+Send the call again with complete, valid JSON arguments, and keep each call small: write big files in parts \
+(write_file, then edit_file), and never repeat the same item over and over.";
+
+/// The answer recorded when a server (llama.cpp among them) fails a request because the
+/// model's tool call does not parse: an empty answer carrying the error for the model, so
+/// the session goes on instead of the thread failing on a retry that gets the same output.
+/// The server reported no usage: it is estimated.
+fn server_rejected_tool_call(
+    req: &ModelRequest<'_>,
+    detail: &str,
+    elapsed: Duration,
+    attempts: u32,
+    model: &str,
+) -> ModelResponse {
+    let shown: String = detail.chars().take(300).collect();
+    ModelResponse {
+        message: crate::ChatMessage::assistant(""),
+        finish_reason: Some("error".to_owned()),
+        usage: crate::Usage {
+            prompt_tokens: crate::estimate_tokens(&req.messages) as u64,
+            completion_tokens: 0,
+            estimated: true,
+        },
+        latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        attempts,
+        model: model.to_owned(),
+        notes: vec![format!(
+            "the server could not parse the model's tool call: {shown}"
+        )],
+        unreadable_call: Some(SERVER_REJECTED_CALL.to_owned()),
     }
 }
 

@@ -1,9 +1,11 @@
 //! The chat-completions wire format: the request body baton sends, and a defensive
 //! reading of the response that tolerates the quirks of local servers (empty
-//! `finish_reason`, `content: null`, arguments as objects, missing ids and usage).
+//! `finish_reason`, `content: null`, arguments as objects, missing ids and usage), tool
+//! calls written as text when the server returned none, and arguments that need repair.
 
 use serde_json::{Map, Value, json};
 
+use super::{lenient, text_calls};
 use crate::budget::{estimate_message_tokens, estimate_tokens};
 use crate::{ChatMessage, ModelError, ModelRequest, Role, ToolCall, Usage};
 
@@ -78,6 +80,10 @@ pub(crate) struct ParsedResponse {
     pub finish_reason: Option<String>,
     pub usage: Usage,
     pub model: Option<String>,
+    /// Tool calls read from the text, arguments repaired (see `ModelResponse::notes`).
+    pub notes: Vec<String>,
+    /// A tool call written as text that could not be read, worded for the model.
+    pub unreadable_call: Option<String>,
 }
 
 /// Reads a 2xx body. `turn` (the number of assistant messages already in the request)
@@ -99,7 +105,40 @@ pub(crate) fn parse_response(
         return Err(malformed("choices[0] has no `message` object", body));
     };
     let content = content_text(raw.get("content"));
-    let tool_calls = tool_calls(raw, turn, body)?;
+    let mut notes = Vec::new();
+    let mut tool_calls = tool_calls(raw, turn, body)?;
+    for call in &mut tool_calls {
+        let (arguments, repairs) = lenient::normalise_arguments(&call.arguments);
+        if !repairs.is_empty() {
+            notes.push(format!(
+                "arguments of {} ({}) repaired: {}",
+                call.name,
+                call.id,
+                repairs.join(", ")
+            ));
+            call.arguments = arguments;
+        }
+    }
+    let mut unreadable_call = None;
+    if tool_calls.is_empty()
+        && !req.tools.is_empty()
+        && let Some(text) = content.as_deref()
+    {
+        let offered: Vec<&str> = req.tools.iter().map(|tool| tool.name.as_str()).collect();
+        let found = text_calls::recover(text, &offered);
+        tool_calls = found
+            .calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, arguments))| ToolCall {
+                id: format!("call_{turn}_{i}"),
+                name,
+                arguments,
+            })
+            .collect();
+        notes.extend(found.notes);
+        unreadable_call = found.unreadable;
+    }
     let message = ChatMessage::assistant_with_tools(content, tool_calls);
     let finish_reason = choice
         .get("finish_reason")
@@ -117,6 +156,8 @@ pub(crate) fn parse_response(
         finish_reason,
         usage,
         model,
+        notes,
+        unreadable_call,
     })
 }
 
@@ -333,5 +374,37 @@ mod tests {
                 estimated: false
             }
         );
+    }
+
+    #[test]
+    fn structured_arguments_are_repaired_with_a_note() {
+        let body = json!({"choices": [{"message": {"content": "", "tool_calls": [
+            {"id": "a", "function": {"name": "bash", "arguments": "\"{\\\"command\\\": \\\"ls\\\"}\""}},
+            {"id": "b", "function": {"name": "bash", "arguments": "{'command': 'ls',}"}},
+            {"id": "c", "function": {"name": "bash", "arguments": "{\"command\": \"ls\"}"}}]}}]});
+        let parsed = parse_response(&body, &request(), 0).unwrap();
+        let calls = &parsed.message.tool_calls;
+        assert_eq!(calls[0].arguments, r#"{"command":"ls"}"#);
+        assert_eq!(calls[1].arguments, r#"{"command":"ls"}"#);
+        assert_eq!(calls[2].arguments, r#"{"command": "ls"}"#);
+        assert_eq!(parsed.notes.len(), 2, "{:?}", parsed.notes);
+        assert!(parsed.notes[0].contains("came as a JSON string"));
+        assert!(parsed.notes[1].contains("trailing commas"));
+    }
+
+    #[test]
+    fn text_calls_are_read_only_when_the_server_returned_none() {
+        let body = json!({"choices": [{"finish_reason": "stop", "message": {"content":
+            "```json\n{\"name\": \"bash\", \"arguments\": {\"command\": \"ls\"}}\n```"}}]});
+        let parsed = parse_response(&body, &request(), 2).unwrap();
+        assert_eq!(parsed.message.tool_calls.len(), 1);
+        assert_eq!(parsed.message.tool_calls[0].id, "call_2_0");
+        assert!(parsed.notes[0].contains("parsed from the message text"));
+        let no_tools = ModelRequest {
+            messages: vec![ChatMessage::user("hi")].into(),
+            ..ModelRequest::default()
+        };
+        let parsed = parse_response(&body, &no_tools, 2).unwrap();
+        assert!(parsed.message.tool_calls.is_empty());
     }
 }
