@@ -40,6 +40,9 @@ pub enum HarnessError {
     /// A git operation on the project failed.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+    /// The model did not answer within the step timeout (the thread stays resumable).
+    #[error("{0}")]
+    StepTimeout(String),
     /// A step's worktree snapshot, taken in the background, did not finish.
     #[error("{0}")]
     SnapshotTask(String),

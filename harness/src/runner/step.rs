@@ -212,7 +212,7 @@ impl ThreadRunner {
                     message: message.clone(),
                 })?;
                 self.tape.sync()?;
-                Err(HarnessError::BadInput(message))
+                Err(HarnessError::StepTimeout(message))
             }
         }
     }
