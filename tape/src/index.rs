@@ -109,6 +109,8 @@ pub(crate) struct TapeIndex {
     head: Option<u64>,
     /// Where the last entry's line ends on the tape.
     covered: u64,
+    /// Length of the tape's header line: where the first step's events start.
+    header_len: u64,
 }
 
 impl TapeIndex {
@@ -150,6 +152,7 @@ impl TapeIndex {
     pub fn from_tape<E>(tape: &Tape<E>) -> Self {
         let mut index = Self {
             covered: tape.header_len(),
+            header_len: tape.header_len(),
             ..Self::default()
         };
         for (record, &(offset, len)) in tape.records().iter().zip(tape.spans()) {
@@ -338,6 +341,7 @@ impl TapeIndex {
             None => (
                 Self {
                     covered: header_len,
+                    header_len,
                     ..Self::default()
                 },
                 false,
@@ -349,6 +353,40 @@ impl TapeIndex {
             index.write(&paths.index, &created)?;
         }
         Ok((index, header))
+    }
+
+    /// The live branch from the root to the head, each checkpoint with the span of the
+    /// event lines just before it (the events of the step it closes).
+    pub fn live_checkpoints(&self) -> Vec<LiveCheckpoint> {
+        let mut branch = Vec::new();
+        let mut next = self.head;
+        let mut near = self.entries.len().saturating_sub(1);
+        while let Some(seq) = next {
+            let Ok(at) = self.position(seq, near) else {
+                break;
+            };
+            let entry = &self.entries[at];
+            let start = at.checked_sub(1).map_or(self.header_len, |i| {
+                self.entries[i].offset + self.entries[i].len
+            });
+            branch.push(LiveCheckpoint {
+                id: CheckpointId(entry.seq),
+                step: StepNo(entry.step),
+                events: start..entry.offset,
+            });
+            next = entry.link;
+            near = at.saturating_sub(1);
+        }
+        branch.reverse();
+        branch
+    }
+
+    /// How many checkpoints the tape holds, on every branch.
+    pub fn checkpoint_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Rewind)
+            .count()
     }
 
     /// Where the last indexed record's line ends: every record after it is an event.
@@ -369,6 +407,7 @@ impl TapeIndex {
         let (entries, torn) = body.as_chunks::<ENTRY_LEN>();
         let mut index = Self {
             covered: header_len,
+            header_len,
             entries: Vec::with_capacity(entries.len()),
             ..Self::default()
         };
@@ -501,6 +540,17 @@ impl ChainLines {
     }
 }
 
+/// A checkpoint of the live branch and where the events of its step lie on the tape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCheckpoint {
+    pub id: CheckpointId,
+    /// The step the checkpoint closes.
+    pub step: StepNo,
+    /// Byte span of the event lines recorded before it (after the previous checkpoint or
+    /// rewind, on whatever branch): read with [`StateReader::read_events`].
+    pub events: std::ops::Range<u64>,
+}
+
 /// A state read back from the tape.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadedState {
@@ -579,6 +629,51 @@ impl StateReader {
     /// The checkpoint `at` names.
     pub fn resolve(&self, at: impl Into<At>) -> Result<CheckpointId> {
         self.index.resolve(at.into())
+    }
+
+    /// The live branch with each step's event span, from the index alone: a 10,000-step
+    /// thread's step list without parsing its tape.
+    pub fn live_checkpoints(&self) -> Vec<LiveCheckpoint> {
+        self.index.live_checkpoints()
+    }
+
+    /// Checkpoints on every branch (the live ones and those rewinds left behind).
+    pub fn checkpoint_count(&self) -> usize {
+        self.index.checkpoint_count()
+    }
+
+    /// The event records in each of `spans` (from [`LiveCheckpoint::events`]), in order,
+    /// read through one open file.
+    pub fn read_events<E: DeserializeOwned>(
+        &self,
+        spans: &[std::ops::Range<u64>],
+    ) -> Result<Vec<Vec<Record<E>>>> {
+        let mut file = File::open(&self.tape).map_err(TapeError::io("open tape", &self.tape))?;
+        let mut buffer = Vec::new();
+        spans
+            .iter()
+            .map(|span| {
+                buffer.clear();
+                file.seek(SeekFrom::Start(span.start))
+                    .and_then(|_| {
+                        (&mut file)
+                            .take(span.end.saturating_sub(span.start))
+                            .read_to_end(&mut buffer)
+                    })
+                    .map_err(TapeError::io("read tape", &self.tape))?;
+                buffer
+                    .split(|&b| b == b'\n')
+                    .filter(|line| !line.is_empty())
+                    .map(|line| {
+                        serde_json::from_slice::<Record<E>>(line).map_err(|e| TapeError::Corrupt {
+                            path: self.tape.clone(),
+                            line: 0,
+                            reason: format!("an event at byte {} does not parse ({e})", span.start),
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// The thread state at a checkpoint or at a step of the live branch.

@@ -530,3 +530,68 @@ fn a_tape_deleted_while_open_is_written_back_whole() {
     let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
     assert_eq!(tape.checkpoints().count(), 8);
 }
+
+#[test]
+fn the_index_gives_the_live_steps_and_their_events_without_parsing_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let ids = write_steps(&mut writer, 1..=5);
+    writer.rewind(ids[1]).unwrap();
+    writer
+        .append(
+            StepNo(3),
+            json!({"kind": "model", "answer": "after the rewind"}),
+        )
+        .unwrap();
+    writer
+        .append(StepNo(3), json!({"kind": "tool", "ok": true}))
+        .unwrap();
+    let alt = writer
+        .checkpoint(StepNo(3), &state(1, false), None)
+        .unwrap();
+    writer
+        .append(StepNo(4), json!({"kind": "model", "answer": "in flight"}))
+        .unwrap();
+    writer.sync().unwrap();
+    drop(writer);
+
+    let (tape, _) = Tape::<Value>::open(&paths.tape).unwrap();
+    let reader = StateReader::open(&paths).unwrap();
+    let live = reader.live_checkpoints();
+    let expected: Vec<CheckpointId> = tape.live_branch().iter().map(|cp| cp.id).collect();
+    assert_eq!(live.iter().map(|c| c.id).collect::<Vec<_>>(), expected);
+    assert_eq!(expected, vec![ids[0], ids[1], alt]);
+    assert_eq!(reader.checkpoint_count(), tape.checkpoints().count());
+
+    let spans: Vec<_> = live.iter().map(|c| c.events.clone()).collect();
+    let events = reader.read_events::<Value>(&spans).unwrap();
+    let bodies = |records: &[baton_tape::Record<Value>]| -> Vec<Value> {
+        records
+            .iter()
+            .map(|r| match &r.body {
+                Body::Event(e) => e.clone(),
+                other => panic!("not an event: {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(
+        bodies(&events[0]),
+        vec![json!({"kind": "model", "answer": 1})]
+    );
+    assert_eq!(
+        bodies(&events[1]),
+        vec![json!({"kind": "model", "answer": 2})]
+    );
+    assert_eq!(
+        bodies(&events[2]),
+        vec![
+            json!({"kind": "model", "answer": "after the rewind"}),
+            json!({"kind": "tool", "ok": true})
+        ],
+        "the step after a rewind has the events written after it, not the abandoned ones"
+    );
+    // The same through a rebuilt index.
+    fs::remove_file(&paths.index).unwrap();
+    let rebuilt = StateReader::open(&paths).unwrap();
+    assert_eq!(rebuilt.live_checkpoints(), live);
+}

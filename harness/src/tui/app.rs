@@ -3,6 +3,7 @@
 //! so the views can be tested with a `TestBackend` and no terminal.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -108,8 +109,8 @@ impl App {
             .thread
             .as_ref()
             .is_some_and(|t| t.thread == data.thread);
-        let last = data.rows.len().saturating_sub(1);
-        let at_end = self.step_selected + 1 >= self.thread.as_ref().map_or(0, |t| t.rows.len());
+        let last = data.len().saturating_sub(1);
+        let at_end = self.step_selected + 1 >= self.thread.as_ref().map_or(0, ThreadData::len);
         if !same {
             self.step_selected = last;
             self.marked = None;
@@ -124,8 +125,8 @@ impl App {
         self.thread = Some(data);
     }
 
-    pub fn selected_row(&self) -> Option<&StepRow> {
-        self.thread.as_ref()?.rows.get(self.step_selected)
+    pub fn selected_row(&self) -> Option<Arc<StepRow>> {
+        self.thread.as_ref()?.row(self.step_selected)
     }
 
     /// Handles one key; `Some` when the caller has work to do.
@@ -201,7 +202,7 @@ impl App {
     }
 
     fn on_thread_key(&mut self, key: KeyEvent) -> Option<Action> {
-        let count = self.thread.as_ref().map_or(0, |t| t.rows.len());
+        let count = self.thread.as_ref().map_or(0, ThreadData::len);
         let last = count.saturating_sub(1);
         if self.pane_focused {
             match key.code {
@@ -241,7 +242,7 @@ impl App {
 
     /// Keys that act on the selected step, from either pane.
     fn on_step_command(&mut self, key: KeyEvent) -> Option<Action> {
-        let step = self.selected_row()?.step;
+        let step = self.thread.as_ref()?.step_at(self.step_selected)?;
         match key.code {
             KeyCode::Char('m') => {
                 self.marked = Some(self.step_selected);
@@ -249,10 +250,10 @@ impl App {
                 None
             }
             KeyCode::Char('d') => {
-                let rows = &self.thread.as_ref()?.rows;
+                let data = self.thread.as_ref()?;
                 let from = match self.marked {
-                    Some(marked) if marked != self.step_selected => rows.get(marked)?.step,
-                    _ => rows.get(self.step_selected.checked_sub(1)?)?.step,
+                    Some(marked) if marked != self.step_selected => data.step_at(marked)?,
+                    _ => data.step_at(self.step_selected.checked_sub(1)?)?,
                 };
                 Some(Action::Diff {
                     from: from.min(step),

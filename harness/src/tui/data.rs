@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use baton_tape::{StateReader, StepNo, Tape, ThreadId, ThreadPaths};
+use baton_tape::{Body, LiveCheckpoint, StateReader, StepNo, ThreadId, ThreadPaths};
 
-use crate::commands::inspect::{ThreadRow, all_threads, live_steps, locate_thread, thread_rows};
+use crate::commands::inspect::{ThreadRow, all_threads, locate_thread, thread_rows};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
@@ -38,14 +39,27 @@ pub struct StepRow {
     pub events: Vec<Event>,
 }
 
-/// A thread opened in the TUI.
+/// Rows are summarised this many steps at a time, when first drawn or asked for: opening a
+/// thread of 100,000 steps reads its index and one chunk, not the whole tape.
+const CHUNK: usize = 256;
+
+/// One chunk's rows, shared by the views that asked for them.
+type Chunk = Arc<[Arc<StepRow>]>;
+
+/// A thread opened in the TUI or the dashboard.
 #[derive(Debug)]
 pub struct ThreadData {
     pub thread: String,
     /// The folder holding the thread (the project, or a fork's worktree).
     pub dir: PathBuf,
     pub paths: ThreadPaths,
-    pub rows: Vec<StepRow>,
+    reader: StateReader,
+    /// The live branch, each step with where its events lie on the tape.
+    steps: Vec<LiveCheckpoint>,
+    /// Threads forked from this one, by the step they start from.
+    forks: HashMap<u64, Vec<String>>,
+    /// Summarised rows, chunk by chunk ([`CHUNK`]); shared by the dashboard's requests.
+    chunks: Mutex<Vec<Option<Chunk>>>,
     /// Checkpoints of the thread left behind by rewinds (not on the live branch).
     pub abandoned: usize,
     /// The state at the head checkpoint.
@@ -55,60 +69,166 @@ pub struct ThreadData {
 }
 
 impl ThreadData {
-    /// Reads a thread's tape once: its live steps and the forks that start from them.
+    /// Opens a thread through its checkpoint index: the live steps and where their events
+    /// are, the forks that start from them, the head state. Events are read when a row is.
     pub fn load(project: &Path, thread: &str) -> Result<ThreadData, HarnessError> {
         let (dir, paths) = locate_thread(project, thread)?;
         let tape_len = std::fs::metadata(&paths.tape).map_or(0, |m| m.len());
-        let (tape, _) = Tape::<Event>::open(&paths.tape)?;
-        let forks = forks_of(project, thread);
-        let mut rows = Vec::new();
-        let mut node = String::new();
-        let mut session = 0;
-        let steps = live_steps(&tape);
-        let live = steps.len();
-        for view in steps {
-            let mut row = StepRow {
-                step: view.checkpoint.step.0,
-                session,
-                node: node.clone(),
-                tools: Vec::new(),
-                tokens: 0,
-                latency_ms: 0,
-                outcome: String::new(),
-                failed: false,
-                forks: forks
-                    .get(&view.checkpoint.step.0)
-                    .cloned()
-                    .unwrap_or_default(),
-                events: view.events.iter().map(|e| (*e).clone()).collect(),
-            };
-            let mut outcomes = Vec::new();
-            for event in &view.events {
-                summarize(event, &mut row, &mut outcomes, &mut node);
-            }
-            session = row.session;
-            row.outcome = outcomes.join("; ");
-            rows.push(row);
-        }
-        let head = tape
+        let reader = StateReader::open(&paths)?;
+        let steps = reader.live_checkpoints();
+        let head = reader
             .head()
-            .and_then(|head| tape.state_at(head.id).ok())
+            .and_then(|head| reader.state_at(head).ok())
             .and_then(|value| ThreadState::from_value(value).ok());
-        let abandoned = tape.checkpoints().count().saturating_sub(live);
+        let abandoned = reader.checkpoint_count().saturating_sub(steps.len());
         Ok(ThreadData {
             thread: thread.to_owned(),
             dir,
             paths,
-            rows,
+            forks: forks_of(project, thread),
+            chunks: Mutex::new(vec![None; steps.len().div_ceil(CHUNK)]),
+            steps,
+            reader,
             abandoned,
             head,
             tape_len,
         })
     }
 
+    /// Live steps (rows) of the thread.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The step number of row `index`, without reading its events.
+    pub fn step_at(&self, index: usize) -> Option<u64> {
+        self.steps.get(index).map(|s| s.step.0)
+    }
+
+    /// Row `index`, summarised from its events.
+    pub fn row(&self, index: usize) -> Option<Arc<StepRow>> {
+        self.rows(index..index + 1).pop()
+    }
+
+    /// Rows `range` (clipped to the thread), reading the chunks they fall in once.
+    pub fn rows(&self, range: std::ops::Range<usize>) -> Vec<Arc<StepRow>> {
+        let end = range.end.min(self.steps.len());
+        let start = range.start.min(end);
+        let mut rows = Vec::with_capacity(end - start);
+        let mut index = start;
+        while index < end {
+            let chunk = self.chunk(index / CHUNK);
+            let offset = index % CHUNK;
+            let take = (end - index).min(chunk.len() - offset);
+            rows.extend(chunk[offset..offset + take].iter().cloned());
+            index += take;
+        }
+        rows
+    }
+
+    /// Every row, for views that mark the whole thread (the dashboard's fork tree).
+    pub fn all_rows(&self) -> Vec<Arc<StepRow>> {
+        self.rows(0..self.steps.len())
+    }
+
     /// Whether the tape grew since it was read (follow mode).
     pub fn grew(&self) -> bool {
         std::fs::metadata(&self.paths.tape).is_ok_and(|m| m.len() != self.tape_len)
+    }
+
+    fn chunk(&self, number: usize) -> Chunk {
+        if let Ok(chunks) = self.chunks.lock()
+            && let Some(Some(chunk)) = chunks.get(number)
+        {
+            return Arc::clone(chunk);
+        }
+        let chunk: Chunk = self.summarize_chunk(number).into();
+        if let Ok(mut chunks) = self.chunks.lock()
+            && let Some(slot) = chunks.get_mut(number)
+        {
+            *slot = Some(Arc::clone(&chunk));
+        }
+        chunk
+    }
+
+    /// Reads one chunk's events and folds them into rows. The node and session a row
+    /// shows carry over from the steps before it: for a chunk after the first they come
+    /// from the state at the checkpoint just before the chunk.
+    fn summarize_chunk(&self, number: usize) -> Vec<Arc<StepRow>> {
+        let steps = &self.steps[number * CHUNK..((number + 1) * CHUNK).min(self.steps.len())];
+        let (mut node, mut session) = number
+            .checked_mul(CHUNK)
+            .and_then(|first| first.checked_sub(1))
+            .and_then(|before| self.reader.state_at(self.steps[before].id).ok())
+            .and_then(|value| ThreadState::from_value(value).ok())
+            .map_or((String::new(), 0), |state| (state.node, state.session));
+        let spans: Vec<_> = steps.iter().map(|s| s.events.clone()).collect();
+        let events = match self.reader.read_events::<Event>(&spans) {
+            Ok(events) => events,
+            Err(error) => {
+                return steps
+                    .iter()
+                    .map(|s| Arc::new(unreadable_row(s.step.0, &error.to_string())))
+                    .collect();
+            }
+        };
+        steps
+            .iter()
+            .zip(events)
+            .map(|(step, records)| {
+                let mut events: Vec<Event> = records
+                    .into_iter()
+                    .filter_map(|r| match r.body {
+                        Body::Event(event) => Some(event),
+                        _ => None,
+                    })
+                    .collect();
+                // An attempt cut short by a crash is left out: the events after the last
+                // `resumed` marker made this step.
+                if let Some(marker) = events
+                    .iter()
+                    .rposition(|e| matches!(e, Event::Resumed { .. }))
+                {
+                    events.drain(..=marker);
+                }
+                let mut row = StepRow {
+                    step: step.step.0,
+                    session,
+                    node: node.clone(),
+                    tools: Vec::new(),
+                    tokens: 0,
+                    latency_ms: 0,
+                    outcome: String::new(),
+                    failed: false,
+                    forks: self.forks.get(&step.step.0).cloned().unwrap_or_default(),
+                    events: Vec::new(),
+                };
+                let mut outcomes = Vec::new();
+                for event in &events {
+                    summarize(event, &mut row, &mut outcomes, &mut node);
+                }
+                session = row.session;
+                row.outcome = outcomes.join("; ");
+                row.events = events;
+                Arc::new(row)
+            })
+            .collect()
+    }
+}
+
+/// A row for a step whose events cannot be read (a damaged tape): shown, not hidden.
+fn unreadable_row(step: u64, error: &str) -> StepRow {
+    StepRow {
+        step,
+        session: 0,
+        node: String::new(),
+        tools: Vec::new(),
+        tokens: 0,
+        latency_ms: 0,
+        outcome: format!("events unreadable: {error}"),
+        failed: true,
+        forks: Vec::new(),
+        events: Vec::new(),
     }
 }
 
@@ -370,7 +490,7 @@ pub fn fork_tree(project: &Path, root: &ThreadData) -> Vec<serde_json::Value> {
             }
         };
         let marks: Vec<serde_json::Value> = data
-            .rows
+            .all_rows()
             .iter()
             .filter_map(|row| {
                 let kind = if row.failed {
@@ -390,7 +510,7 @@ pub fn fork_tree(project: &Path, root: &ThreadData) -> Vec<serde_json::Value> {
             "thread": thread,
             "parent": parent,
             "at": at,
-            "head_step": data.rows.last().map_or(0, |r| r.step),
+            "head_step": data.len().checked_sub(1).and_then(|i| data.step_at(i)).unwrap_or(0),
             "status": data.head.as_ref().map_or("unknown", ThreadState::status_word),
             "abandoned": data.abandoned,
             "marks": marks,

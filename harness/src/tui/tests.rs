@@ -137,3 +137,25 @@ fn only_changed_top_level_keys_become_fork_sets() {
         vec![r#"/instruction="use a <ul>""#.to_owned()]
     );
 }
+
+#[test]
+fn rows_read_chunk_by_chunk_match_a_read_of_the_whole_tape() {
+    let (_dir, project) = project_with_thread(700);
+    // The rows of a chunk read on its own (node and session from the state before it)...
+    let alone = ThreadData::load(&project, "demo").unwrap();
+    let tail = alone.rows(500..700);
+    // ...equal the same rows read after every chunk before them.
+    let whole = ThreadData::load(&project, "demo").unwrap().all_rows();
+    assert_eq!(whole.len(), 701, "step 0 and 700 steps");
+    for (a, b) in tail.iter().zip(&whole[500..]) {
+        assert_eq!(
+            (a.step, a.session, &a.node, &a.outcome, a.tokens),
+            (b.step, b.session, &b.node, &b.outcome, b.tokens)
+        );
+    }
+    // Sessions are 50 steps long in the synthetic thread.
+    assert_eq!(whole[520].session, 11);
+    assert_eq!(whole[520].node, "coding");
+    assert_eq!(alone.step_at(700), Some(700));
+    assert!(alone.row(701).is_none());
+}

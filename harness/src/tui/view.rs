@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
 
 use super::app::{App, Pane, Purpose, Screen};
-use super::data::{StepRow, step_detail};
+use super::data::{StepRow, ThreadData, step_detail};
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -94,7 +94,7 @@ fn draw_thread(frame: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
-    let mut header = format!(" {} · {} steps", data.thread, data.rows.len());
+    let mut header = format!(" {} · {} steps", data.thread, data.len());
     if let Some(state) = &data.head {
         let _ = write!(
             header,
@@ -122,25 +122,24 @@ fn draw_thread(frame: &mut Frame, app: &App, area: Rect) {
     );
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(body);
-    draw_steps(frame, app, &data.rows, left);
+    draw_steps(frame, app, data, left);
     draw_pane(frame, app, right);
 }
 
-fn draw_steps(frame: &mut Frame, app: &App, rows: &[StepRow], area: Rect) {
-    // Only the rows in view are built: the window around the selection.
+fn draw_steps(frame: &mut Frame, app: &App, data: &ThreadData, area: Rect) {
+    // Only the rows in view are read and built: the window around the selection.
     let visible = area.height.saturating_sub(3).max(1) as usize;
     let first = app
         .step_selected
         .saturating_sub(visible.saturating_sub(1))
-        .min(rows.len().saturating_sub(visible));
+        .min(data.len().saturating_sub(visible));
     let header = Row::new(["step", "s", "node", "tool calls", "tok", "ms", "outcome"])
         .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows = data.rows(first..first + visible);
     let table_rows = rows
         .iter()
         .enumerate()
-        .skip(first)
-        .take(visible)
-        .map(|(i, row)| step_row(app, i, row));
+        .map(|(i, row)| step_row(app, first + i, row));
     let focus = if app.pane_focused { "" } else { " ◆" };
     let table = Table::new(
         table_rows,
@@ -209,7 +208,9 @@ fn draw_pane(frame: &mut Frame, app: &App, area: Rect) {
     let (title, text) = match &app.pane {
         Pane::Detail => (
             " step ".to_owned(),
-            app.selected_row().map(step_detail).unwrap_or_default(),
+            app.selected_row()
+                .map(|row| step_detail(&row))
+                .unwrap_or_default(),
         ),
         Pane::Diff { from, to, text } => (format!(" diff {from} → {to} "), text.clone()),
     };

@@ -162,14 +162,12 @@ pub async fn steps(
 ) -> Result<Json<Value>, ApiError> {
     let data = state.thread(project, &thread).await?;
     let limit = page.limit.clamp(1, MAX_PAGE);
-    let rows: Vec<StepSummary> = data
-        .rows
+    let page_rows = data.rows(page.offset..page.offset.saturating_add(limit));
+    let rows: Vec<StepSummary> = page_rows
         .iter()
         .enumerate()
-        .skip(page.offset)
-        .take(limit)
-        .map(|(index, row)| StepSummary {
-            index,
+        .map(|(i, row)| StepSummary {
+            index: page.offset + i,
             step: row.step,
             session: row.session,
             node: &row.node,
@@ -197,7 +195,7 @@ pub async fn steps(
     });
     Ok(Json(json!({
         "thread": data.thread,
-        "total": data.rows.len(),
+        "total": data.len(),
         "abandoned": data.abandoned,
         "head": head,
         "rows": rows,
@@ -211,8 +209,7 @@ pub async fn step(
 ) -> Result<Json<Value>, ApiError> {
     let data = state.thread(project, &thread).await?;
     let row = data
-        .rows
-        .get(index)
+        .row(index)
         .ok_or_else(|| ApiError::not_found(format!("thread {thread} has no step row {index}")))?;
     let commit = row.events.iter().find_map(|event| match event {
         crate::events::Event::Commit { sha, message, .. } => {
@@ -222,7 +219,7 @@ pub async fn step(
     });
     Ok(Json(json!({
         "step": row.step,
-        "text": step_detail(row),
+        "text": step_detail(&row),
         "events": row.events,
         "commit": commit,
     })))
