@@ -52,6 +52,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// The fork tree of a thread.
     Tree(ThreadArgs),
+    /// Two threads side by side: where they diverge, features, tokens, cost, time, files.
+    Compare(CompareArgs),
     /// Drop worktree snapshots outside a retention policy.
     Gc(GcArgs),
     /// Run the feature checks in headless Chromium and print a table.
@@ -190,6 +192,18 @@ pub struct InstructArgs {
 #[derive(Debug, Args)]
 pub struct ThreadArgs {
     pub thread: String,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A thread (e.g. the origin).
+    pub a: String,
+    /// Another thread (e.g. a fork of it).
+    pub b: String,
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
     #[arg(long)]

@@ -9,6 +9,7 @@ mod bench;
 mod bench_real;
 pub mod cli;
 pub mod commands;
+mod compare;
 pub mod config;
 pub mod config_guard;
 pub mod connection;

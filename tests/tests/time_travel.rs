@@ -172,6 +172,87 @@ fn forks_with_set_and_instruct_run_side_by_side() {
     let tree = baton(root.path(), &["tree", "t", "--project", p(&project)]);
     let text = String::from_utf8_lossy(&tree.stdout);
     assert!(text.contains("fa") && text.contains("fb"), "{text}");
+
+    // Two forks of one thread meet in it, at the step they were forked from.
+    let output = baton(
+        root.path(),
+        &["compare", "fa", "fb", "--project", p(&project), "--json"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["divergence"]["common"], "t", "{report}");
+    assert_eq!(report["divergence"]["step"], 6, "{report}");
+    for side in ["a", "b"] {
+        assert_eq!(report[side]["status"], "done", "{report}");
+        assert_eq!(report[side]["next"]["step"], 7, "{report}");
+        assert!(report[side]["commits"].as_u64().unwrap() > 0, "{report}");
+    }
+    assert!(report["files_error"].is_null(), "{report}");
+}
+
+#[test]
+fn compare_shows_where_a_fork_left_its_origin_and_what_differs() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+    let fork = |at: &str, thread: &str| {
+        let output = baton(
+            root.path(),
+            &[
+                "fork",
+                "t",
+                "--at",
+                at,
+                "--thread",
+                thread,
+                "--project",
+                p(&project),
+            ],
+        );
+        assert!(output.status.success(), "{}", describe(&output));
+    };
+    fork("2", "early");
+    let output = baton(
+        root.path(),
+        &["compare", "t", "early", "--project", p(&project), "--json"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["divergence"]["common"], "t", "{report}");
+    assert_eq!(report["divergence"]["step"], 2, "{report}");
+    assert_eq!(report["a"]["next"]["step"], 3, "{report}");
+    assert!(
+        report["b"]["next"].is_null(),
+        "the fork has not run: {report}"
+    );
+    let passing = |side: &str| report[side]["features_passing"].as_u64().unwrap();
+    assert!(passing("a") > passing("b"), "{report}");
+    // The finished thread built files the fork (at step 2) does not have yet.
+    let files = report["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["status"] == "deleted" && f["deletions"].as_u64().unwrap() > 0),
+        "{report}"
+    );
+
+    let text = baton(
+        root.path(),
+        &["compare", "t", "early", "--project", p(&project)],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("part after step 2"), "{text}");
+    assert!(text.contains("next on early: nothing yet"), "{text}");
+
+    let same = baton(
+        root.path(),
+        &["compare", "t", "t", "--project", p(&project)],
+    );
+    assert_eq!(same.status.code(), Some(2), "{}", describe(&same));
+    let missing = baton(
+        root.path(),
+        &["compare", "t", "nope", "--project", p(&project)],
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", describe(&missing));
 }
 
 #[test]

@@ -59,6 +59,21 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
         ],
     );
     assert!(output.status.success(), "{}", describe(&output));
+    // A fork to compare the demo thread with.
+    let output = baton(
+        root.path(),
+        &[
+            "fork",
+            "demo",
+            "--at",
+            "3",
+            "--thread",
+            "alt",
+            "--project",
+            demo.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
 
     let live = root.path().join("live");
     std::fs::create_dir_all(&live).unwrap();
@@ -92,6 +107,9 @@ fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
             {"click": "#diff"},
             {"expect_text": {"selector": "#inspector", "contains": "file changes from step 0"}},
             {"expect_visible": ".feature img"},
+            {"click": "#compare-form button"},
+            {"expect_text": {"selector": "#compare", "contains": "part after step 3"}},
+            {"expect_text": {"selector": "#compare table", "contains": "alt"}},
             {"expect_no_console_errors": true},
             {"screenshot": "dashboard"}
         ]),

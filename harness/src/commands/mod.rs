@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok / done, 1 failure or unfinished, 2 bad input.
 
 pub(crate) mod bench;
+mod compare;
 mod control;
 mod demo;
 mod inputs;
@@ -53,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => inspect::history(&args),
         Command::Show(args) => inspect::show(&args),
         Command::Tree(args) => inspect::tree(&args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Rewind(args) => time_travel::rewind(&args),
         Command::Fork(args) => time_travel::fork(&args),
         Command::Replay(args) => Box::pin(time_travel::replay(args)).await,

@@ -15,7 +15,7 @@ mod view;
 
 pub(crate) use app::{Action, App, Pane};
 pub(crate) use data::{
-    ThreadData, diff as thread_diff, fork_tree, step_detail, threads as thread_list,
+    StepRow, ThreadData, diff as thread_diff, fork_tree, step_detail, threads as thread_list,
 };
 
 use std::io::IsTerminal as _;

@@ -404,6 +404,28 @@ pub async fn recall(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CompareQuery {
+    other: String,
+}
+
+/// `GET /api/p/{project}/t/{thread}/compare?other`: the thread beside another (`baton compare`).
+pub async fn compare(
+    State(state): State<AppState>,
+    UrlPath((project, thread)): UrlPath<(usize, String)>,
+    Query(query): Query<CompareQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let dir = state.project(project)?.to_path_buf();
+    let report =
+        tokio::task::spawn_blocking(move || crate::compare::compare(&dir, &thread, &query.other))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+    serde_json::to_value(report)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct ControlBody {
     op: String,
     #[serde(default)]

@@ -95,6 +95,7 @@ fn router(projects: Vec<PathBuf>, guard: guard::Guard) -> Router {
         .route("/api/p/{project}/t/{thread}/step/{index}", get(api::step))
         .route("/api/p/{project}/t/{thread}/diff", get(api::diff))
         .route("/api/p/{project}/t/{thread}/tree", get(api::tree))
+        .route("/api/p/{project}/t/{thread}/compare", get(api::compare))
         .route("/api/p/{project}/t/{thread}/live", get(api::live))
         .route("/api/p/{project}/t/{thread}/control", post(api::control))
         .route("/api/p/{project}/features", get(api::features))

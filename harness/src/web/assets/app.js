@@ -38,7 +38,16 @@ async function loadThreads() {
   const nav = document.getElementById("threads");
   const data = await api("/api/threads");
   nav.replaceChildren();
+  const others = document.getElementById("compare-other");
+  const chosen = others.value;
+  others.replaceChildren();
   for (const project of data.projects) {
+    if (project.index === view.project) {
+      for (const row of project.threads) {
+        if (row.thread !== view.thread) others.append(el("option", { value: row.thread }, row.thread));
+      }
+      if (chosen) others.value = chosen;
+    }
     nav.append(el("div", { class: "project" }, project.project));
     if (project.threads.length === 0) nav.append(el("div", { class: "muted" }, "no threads"));
     for (const row of project.threads) {
@@ -213,6 +222,37 @@ async function recall(event) {
   }
 }
 
+// Two threads side by side: where they part, their figures, the files that differ.
+async function compare(event) {
+  event.preventDefault();
+  const out = document.getElementById("compare");
+  const other = document.getElementById("compare-other").value;
+  if (!other) { out.textContent = "no other thread in this project"; return; }
+  out.textContent = "comparing…";
+  try {
+    const r = await api(`${base()}/compare?other=${encodeURIComponent(other)}`);
+    const d = r.divergence;
+    const parted = d.common === null ? "no common history"
+      : d.step === null ? `both are thread ${d.common}` : `lines meet in ${d.common} and part after step ${d.step}`;
+    const next = (s) => s.next ? `step ${s.next.step}: ${s.next.tools.join(", ") || "no tool calls"} ${s.next.outcome}` : "nothing yet";
+    const features = (s) => `${s.features_passing}/${s.features_total}` + (s.blocked.length ? ` (${s.blocked.length} blocked)` : "");
+    const rows = [
+      ["status", (s) => s.status], ["head step", (s) => s.head_step], ["features", features],
+      ["tokens", (s) => s.tokens], ["cost", (s) => s.cost_usd === null ? "—" : "$" + s.cost_usd.toFixed(4)],
+      ["wall time", (s) => `${Math.round(s.wall_secs)} s`], ["commits", (s) => s.commits], ["next after parting", next],
+    ];
+    const table = el("table", { class: "compare" },
+      el("tr", {}, el("th", {}, ""), el("th", {}, r.a.thread), el("th", {}, r.b.thread)),
+      ...rows.map(([label, value]) => el("tr", {}, el("th", {}, label), el("td", {}, value(r.a)), el("td", {}, value(r.b)))));
+    const files = r.files_error ? `files not compared: ${r.files_error}`
+      : r.files.length === 0 ? "files: the same in both trees"
+      : r.files.map((f) => `${f.status[0].toUpperCase()} ${f.path}  +${f.additions} −${f.deletions}`).join("\n");
+    out.replaceChildren(el("p", {}, parted), table, el("pre", {}, files));
+  } catch (error) {
+    out.textContent = "compare failed: " + error.message;
+  }
+}
+
 let refreshing = false;
 function listen() {
   if (view.source) view.source.close();
@@ -246,5 +286,6 @@ document.getElementById("detail").addEventListener("click", () => view.selected 
 document.getElementById("older").addEventListener("click", () => { view.offset = Math.max(0, view.offset - PAGE); loadSteps(false); });
 document.getElementById("newer").addEventListener("click", () => { view.offset = Math.min(Math.max(0, view.total - PAGE), view.offset + PAGE); loadSteps(false); });
 document.getElementById("recall-form").addEventListener("submit", recall);
+document.getElementById("compare-form").addEventListener("submit", compare);
 window.addEventListener("hashchange", route);
 loadThreads().then(route);
