@@ -62,7 +62,7 @@ fn render(report: &Comparison) -> String {
         "\n  {:<12}  {:<width$}  {:<width$}",
         "", a.thread, b.thread
     );
-    let rows: [(&str, fn(&ThreadSide) -> String); 8] = [
+    let rows: [(&str, Figure); 8] = [
         ("status", |s| s.status.clone()),
         ("head step", |s| s.head_step.to_string()),
         ("features", features),
@@ -106,6 +106,9 @@ fn render(report: &Comparison) -> String {
     }
     out
 }
+
+/// One figure of a thread, as a table cell.
+type Figure = fn(&ThreadSide) -> String;
 
 fn features(side: &ThreadSide) -> String {
     let mut text = format!("{}/{}", side.features_passing, side.features_total);
