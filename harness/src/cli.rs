@@ -54,6 +54,8 @@ pub enum Command {
     Tree(ThreadArgs),
     /// Two threads side by side: where they diverge, features, tokens, cost, time, files.
     Compare(CompareArgs),
+    /// Bring a fork's commits onto its origin's branch; the origin goes on from there.
+    Adopt(AdoptArgs),
     /// Drop worktree snapshots outside a retention policy.
     Gc(GcArgs),
     /// Run the feature checks in headless Chromium and print a table.
@@ -192,6 +194,19 @@ pub struct InstructArgs {
 #[derive(Debug, Args)]
 pub struct ThreadArgs {
     pub thread: String,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The fork to adopt.
+    pub fork: String,
+    /// The branch to bring its commits onto (default: the one checked out in the origin).
+    #[arg(long)]
+    pub onto: Option<String>,
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
     #[arg(long)]

@@ -5,6 +5,7 @@
 //! `baton-workflows`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod adopt;
 mod bench;
 mod bench_real;
 pub mod cli;

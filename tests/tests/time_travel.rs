@@ -384,3 +384,154 @@ fn forks_and_live_replays_use_the_recorded_model() {
     assert!(output.status.success(), "{}", describe(&output));
     assert!(feature_list(&out).features.iter().all(|f| f.passes));
 }
+
+/// Forks `t` at `at` as `thread` and runs the fork to its end; returns its worktree.
+fn finished_fork(root: &Path, project: &Path, at: &str, thread: &str) -> PathBuf {
+    let output = baton(
+        root,
+        &[
+            "fork",
+            "t",
+            "--at",
+            at,
+            "--thread",
+            thread,
+            "--project",
+            p(project),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let dir = project.join(".baton/forks").join(thread);
+    let output = baton(
+        root,
+        &[
+            "resume",
+            thread,
+            "--project",
+            p(&dir),
+            "--script",
+            p(&script()),
+            "--no-memory",
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    dir
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        describe(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn adopt_fast_forwards_merges_and_refuses_a_conflict_changing_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let project = finished_thread(root.path());
+
+    // The branch moved on since the fork point: a merge commit.
+    finished_fork(root.path(), &project, "4", "merged");
+    let before = git(&project, &["rev-parse", "HEAD"]);
+    let output = baton(
+        root.path(),
+        &["adopt", "merged", "--project", p(&project), "--json"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let done: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(done["how"], "merge", "{done}");
+    let head = git(&project, &["rev-parse", "HEAD"]);
+    assert_eq!(head, done["head"].as_str().unwrap());
+    assert_eq!(
+        git(&project, &["rev-parse", "HEAD^1"]),
+        before,
+        "the branch is the first parent"
+    );
+    assert_eq!(
+        git(&project, &["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+    // The origin goes on from the adopted state; its earlier line stays on its tape.
+    let state = head_state(&project, "t");
+    assert_eq!(state.git_head.as_deref(), Some(head.as_str()));
+    let resumed = resume_t(root.path(), &project);
+    assert!(resumed.status.success(), "{}", describe(&resumed));
+    assert_eq!(git(&project, &["rev-parse", "HEAD"]), head);
+
+    // A fork whose origin was rewound to the fork point: a fast-forward.
+    let output = baton(
+        root.path(),
+        &["rewind", "t", "--to", "4", "--project", p(&project)],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let base = git(&project, &["rev-parse", "HEAD"]);
+    let fork = finished_fork(root.path(), &project, "4", "ff");
+    let output = baton(
+        root.path(),
+        &["adopt", "ff", "--project", p(&project), "--json"],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let done: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(done["how"], "fast-forward", "{done}");
+    let count = git(&project, &["rev-list", "--count", &format!("{base}..HEAD")]);
+    assert_eq!(count, done["commits"].to_string(), "{done}");
+    assert_eq!(
+        git(&project, &["rev-parse", "HEAD^{tree}"]),
+        git(&fork, &["rev-parse", "HEAD^{tree}"]),
+        "the branch has the fork's tree"
+    );
+
+    // A conflicting adopt changes nothing: branch, worktree, origin tape.
+    let fork = finished_fork(root.path(), &project, "4", "clash");
+    std::fs::write(project.join("app.js"), "// the project went another way\n").unwrap();
+    git(
+        &project,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qam",
+            "another way",
+        ],
+    );
+    let head = git(&project, &["rev-parse", "HEAD"]);
+    let tape_len = std::fs::metadata(project.join(".baton/threads/t/tape.jsonl"))
+        .unwrap()
+        .len();
+    let output = baton(root.path(), &["adopt", "clash", "--project", p(&project)]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("conflicts") && stderr.contains("app.js"),
+        "{stderr}"
+    );
+    assert_eq!(git(&project, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        git(&project, &["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+    assert_eq!(
+        std::fs::metadata(project.join(".baton/threads/t/tape.jsonl"))
+            .unwrap()
+            .len(),
+        tape_len
+    );
+    assert!(fork.join("app.js").exists(), "the fork is left as it was");
+
+    let not_a_fork = baton(root.path(), &["adopt", "t", "--project", p(&project)]);
+    assert_eq!(
+        not_a_fork.status.code(),
+        Some(2),
+        "{}",
+        describe(&not_a_fork)
+    );
+}

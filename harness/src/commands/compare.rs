@@ -1,8 +1,9 @@
-//! `baton compare A B`: two threads side by side (the report is built in `crate::compare`).
+//! `baton compare A B` (two threads side by side, built in `crate::compare`) and `baton
+//! adopt FORK` (the better one kept, `crate::adopt`): what a person does with forks.
 
 use std::fmt::Write as _;
 
-use crate::cli::CompareArgs;
+use crate::cli::{AdoptArgs, CompareArgs};
 use crate::commands::ExitCode;
 use crate::compare::{Comparison, ThreadSide, compare as build};
 
@@ -13,6 +14,27 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&report));
     }
+    Ok(ExitCode::Ok)
+}
+
+pub fn adopt(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
+    let done = crate::adopt::adopt(&args.project, &args.fork, args.onto.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "adopted fork {}: {} commit(s) onto {} by {} (now at {})",
+        done.fork,
+        done.commits,
+        done.branch,
+        done.how,
+        &done.head[..7.min(done.head.len())]
+    );
+    println!(
+        "thread {} goes on from the adopted state (step {}); its earlier line stays on its tape",
+        done.origin, done.origin_step
+    );
     Ok(ExitCode::Ok)
 }
 

@@ -55,6 +55,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => inspect::show(&args),
         Command::Tree(args) => inspect::tree(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Adopt(args) => compare::adopt(&args),
         Command::Rewind(args) => time_travel::rewind(&args),
         Command::Fork(args) => time_travel::fork(&args),
         Command::Replay(args) => Box::pin(time_travel::replay(args)).await,
