@@ -338,11 +338,11 @@ fn mark_origin(
     state.git_head = Some(head.to_string());
     state.features_total = fork_state.features_total;
     state.features_passing = fork_state.features_passing;
-    state.blocked = fork_state.blocked.clone();
-    state.regressions = fork_state.regressions.clone();
-    state.verified_tree = fork_state.verified_tree.clone();
-    state.node = fork_state.node.clone();
-    state.phase = fork_state.phase.clone();
+    state.blocked.clone_from(&fork_state.blocked);
+    state.regressions.clone_from(&fork_state.regressions);
+    state.verified_tree.clone_from(&fork_state.verified_tree);
+    state.node.clone_from(&fork_state.node);
+    state.phase.clone_from(&fork_state.phase);
     state.feature = None;
     state.conversation.clear();
     let snapshot = snapshots.snapshot(StepNo(step), &format!("adopted fork {fork}"))?;
