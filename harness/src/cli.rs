@@ -54,6 +54,10 @@ pub enum Command {
     Tree(ThreadArgs),
     /// Two threads side by side: where they diverge, features, tokens, cost, time, files.
     Compare(CompareArgs),
+    /// Training data from a thread's fork tree: trajectories, DPO pairs or SFT samples.
+    Export(crate::commands::export::ExportArgs),
+    /// Rate a step of a thread good or bad (steers `export --format dpo|sft`).
+    Rate(crate::commands::export::RateArgs),
     /// Drop worktree snapshots outside a retention policy.
     Gc(GcArgs),
     /// Run the feature checks in headless Chromium and print a table.
