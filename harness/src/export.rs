@@ -364,7 +364,10 @@ fn prefer(a: &Side, b: &Side) -> Option<(bool, &'static str)> {
         return Some((a.features_passing > b.features_passing, "features"));
     }
     if a.failed_tool_calls != b.failed_tool_calls {
-        return Some((a.failed_tool_calls < b.failed_tool_calls, "failed_tool_calls"));
+        return Some((
+            a.failed_tool_calls < b.failed_tool_calls,
+            "failed_tool_calls",
+        ));
     }
     None
 }
