@@ -117,7 +117,7 @@ pub struct Check {
 
 /// One live step of a branch.
 #[derive(Debug, Clone, Serialize)]
-pub struct Step {
+pub struct BranchStep {
     pub step: u64,
     pub session: u32,
     pub node: String,
@@ -147,7 +147,7 @@ pub struct Branch {
     pub features_total: usize,
     pub failed_tool_calls: usize,
     pub ratings: Vec<Rating>,
-    pub steps: Vec<Step>,
+    pub steps: Vec<BranchStep>,
     #[serde(skip)]
     paths: ThreadPaths,
 }
@@ -181,7 +181,7 @@ pub fn branches(project: &Path, root: &str) -> Result<Vec<Branch>, HarnessError>
 
 fn branch(data: &ThreadData, parent: Option<String>, fork_step: Option<u64>) -> Branch {
     let mut instruction = None;
-    let steps: Vec<Step> = data
+    let steps: Vec<BranchStep> = data
         .all_rows()
         .iter()
         .map(|row| {
@@ -217,7 +217,7 @@ fn branch(data: &ThreadData, parent: Option<String>, fork_step: Option<u64>) -> 
                     _ => {}
                 }
             }
-            Step {
+            BranchStep {
                 step: row.step,
                 session: row.session,
                 node: row.node.clone(),
@@ -334,7 +334,7 @@ fn clone_side(side: &Side) -> Side {
 
 /// A branch's steps that `keep` selects, as one continuation.
 fn side(branch: &Branch, keep: impl Fn(u64) -> bool) -> Side {
-    let steps: Vec<&Step> = branch.steps.iter().filter(|s| keep(s.step)).collect();
+    let steps: Vec<&BranchStep> = branch.steps.iter().filter(|s| keep(s.step)).collect();
     let rating = branch
         .ratings
         .iter()

@@ -44,18 +44,15 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     if !text.is_empty() {
         text.push('\n');
     }
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text).map_err(|e| HarnessError::io(path, e))?;
-            eprintln!("{} lines written to {}", lines.len(), path.display());
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                // A closed pipe (`| head`) is the reader being done.
-                if error.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(error.into());
-                }
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text).map_err(|e| HarnessError::io(path, e))?;
+        eprintln!("{} lines written to {}", lines.len(), path.display());
+    } else {
+        let mut out = std::io::stdout().lock();
+        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            // A closed pipe (`| head`) is the reader being done.
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(error.into());
             }
         }
     }
