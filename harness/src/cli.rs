@@ -56,6 +56,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Bring a fork's commits onto its origin's branch; the origin goes on from there.
     Adopt(AdoptArgs),
+    /// Training data from a thread's fork tree: trajectories, DPO pairs or SFT samples.
+    Export(crate::commands::export::ExportArgs),
+    /// Rate a step of a thread good or bad (steers `export --format dpo|sft`).
+    Rate(crate::commands::export::RateArgs),
     /// Drop worktree snapshots outside a retention policy.
     Gc(GcArgs),
     /// Run the feature checks in headless Chromium and print a table.

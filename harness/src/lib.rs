@@ -18,6 +18,7 @@ pub mod control;
 mod display;
 pub mod error;
 pub mod events;
+mod export;
 pub mod failpoint;
 pub mod feature_guard;
 pub mod logging;

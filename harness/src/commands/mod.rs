@@ -5,6 +5,7 @@ pub(crate) mod bench;
 mod compare;
 mod control;
 mod demo;
+pub mod export;
 mod inputs;
 pub(crate) mod inspect;
 mod memory;
@@ -56,6 +57,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tree(args) => inspect::tree(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Adopt(args) => compare::adopt(&args),
+        Command::Export(args) => export::export(&args),
+        Command::Rate(args) => export::rate(&args),
         Command::Rewind(args) => time_travel::rewind(&args),
         Command::Fork(args) => time_travel::fork(&args),
         Command::Replay(args) => Box::pin(time_travel::replay(args)).await,
