@@ -16,3 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash "$here/setup-model.sh"
+bash "$here/setup-playwright.sh"

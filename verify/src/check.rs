@@ -9,8 +9,18 @@ use serde::{Deserialize, Serialize};
 pub enum Check {
     /// Navigate to a path joined to the app URL (`/`, `/about`, `#/active`) or an absolute http(s) URL.
     Goto(String),
-    /// Click the first visible element matching the selector with a real mouse click.
+    /// Click the first visible element matching the selector with a real mouse click, once it
+    /// is stable, enabled and not covered (Playwright's actionability checks).
     Click(String),
+    /// Double-click the first visible match (two real clicks, then `dblclick`).
+    Dblclick(String),
+    /// Move the mouse over the first visible match (`mouseover`, `:hover`).
+    Hover(String),
+    /// Make the first visible checkbox or radio (or the control of a matched `<label>`) checked
+    /// by clicking it; nothing to do when it already is.
+    Check(String),
+    /// Make the first visible checkbox (or labelled control) unchecked by clicking it.
+    Uncheck(String),
     /// Replace the text of an input, textarea or contenteditable element.
     Fill {
         /// CSS selector of the field.
@@ -43,6 +53,17 @@ pub enum Check {
     ExpectVisible(String),
     /// No element matching the selector is visible (absent counts as hidden).
     ExpectHidden(String),
+    /// The value of the first match (input, textarea, select) matches.
+    ExpectValue(ExpectText),
+    /// The first match (or the control of a matched `<label>`) is checked, or with
+    /// `"checked": false` unchecked.
+    ExpectChecked(ExpectChecked),
+    /// The first match is enabled.
+    ExpectEnabled(String),
+    /// The first match is disabled (`disabled`, inside `<fieldset disabled>`, or `aria-disabled`).
+    ExpectDisabled(String),
+    /// An attribute of the first match matches (a missing attribute never matches).
+    ExpectAttribute(ExpectAttribute),
     /// Exactly `equals` elements match the selector.
     ExpectCount {
         /// CSS selector.
@@ -99,7 +120,99 @@ impl WaitFor {
     }
 }
 
-/// `expect_text`: a selector and exactly one of `contains`, `equals`, `regex`.
+/// `expect_checked` in its short form (`"#done"`, checked) or full form
+/// (`{"selector", "checked"}`); the form read is the form written back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectChecked {
+    /// Just a selector: the element is checked.
+    Selector(String),
+    /// A selector and the state wanted.
+    Full {
+        /// CSS selector.
+        selector: String,
+        /// `true` for checked, `false` for unchecked.
+        checked: bool,
+    },
+}
+
+impl ExpectChecked {
+    /// The selector.
+    pub fn selector(&self) -> &str {
+        match self {
+            Self::Selector(selector) | Self::Full { selector, .. } => selector,
+        }
+    }
+
+    /// The state wanted.
+    pub fn checked(&self) -> bool {
+        match self {
+            Self::Selector(_) => true,
+            Self::Full { checked, .. } => *checked,
+        }
+    }
+}
+
+/// `expect_attribute`: a selector, an attribute name and exactly one of `contains`, `equals`, `regex`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawExpectAttribute", into = "RawExpectAttribute")]
+pub struct ExpectAttribute {
+    /// CSS selector.
+    pub selector: String,
+    /// Attribute name (`aria-expanded`, `href`, `class`).
+    pub name: String,
+    /// How the attribute's value must match.
+    pub matcher: TextMatch,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectAttribute {
+    selector: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    equals: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    regex: Option<String>,
+}
+
+impl TryFrom<RawExpectAttribute> for ExpectAttribute {
+    type Error = String;
+
+    fn try_from(raw: RawExpectAttribute) -> Result<Self, Self::Error> {
+        let matcher = TextMatch::try_from(RawTextMatch {
+            contains: raw.contains,
+            equals: raw.equals,
+            regex: raw.regex,
+        })?;
+        Ok(Self {
+            selector: raw.selector,
+            name: raw.name,
+            matcher,
+        })
+    }
+}
+
+impl From<ExpectAttribute> for RawExpectAttribute {
+    fn from(expect: ExpectAttribute) -> Self {
+        let RawTextMatch {
+            contains,
+            equals,
+            regex,
+        } = expect.matcher.into();
+        Self {
+            selector: expect.selector,
+            name: expect.name,
+            contains,
+            equals,
+            regex,
+        }
+    }
+}
+
+/// `expect_text` and `expect_value`: a selector and exactly one of `contains`, `equals`, `regex`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawExpectText", into = "RawExpectText")]
 pub struct ExpectText {
@@ -265,6 +378,16 @@ mod tests {
             r##"{"expect_url":{"contains":"#/active"}}"##,
             r#"{"expect_no_console_errors":true}"#,
             r#"{"screenshot":"after-add"}"#,
+            r##"{"dblclick":"#list li label"}"##,
+            r#"{"hover":".menu"}"#,
+            r#"{"check":"input.toggle"}"#,
+            r#"{"uncheck":"input.toggle"}"#,
+            r##"{"expect_value":{"selector":"#new-todo","equals":""}}"##,
+            r#"{"expect_checked":".toggle"}"#,
+            r#"{"expect_checked":{"selector":".toggle","checked":false}}"#,
+            r##"{"expect_enabled":"#save"}"##,
+            r##"{"expect_disabled":"#save"}"##,
+            r##"{"expect_attribute":{"selector":"#menu","name":"aria-expanded","equals":"true"}}"##,
         ];
         for form in forms {
             let check = parse(form).unwrap_or_else(|e| panic!("{form}: {e}"));
@@ -286,8 +409,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("invalid regex"), "{error}");
-        let error = parse(r##"{"hover":"#x"}"##).unwrap_err().to_string();
-        assert!(error.contains("unknown variant `hover`"), "{error}");
+        let error = parse(r##"{"tap":"#x"}"##).unwrap_err().to_string();
+        assert!(error.contains("unknown variant `tap`"), "{error}");
+        let error = parse(r##"{"expect_attribute":{"selector":"#m","equals":"x"}}"##)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("name"), "{error}");
     }
 
     #[test]

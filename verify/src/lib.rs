@@ -16,7 +16,7 @@ mod verify;
 
 pub use app::{RunningApp, start_app};
 pub use browser::BrowserOptions;
-pub use check::{Check, ExpectText, TextMatch, WaitFor};
+pub use check::{Check, ExpectAttribute, ExpectChecked, ExpectText, TextMatch, WaitFor};
 pub use error::VerifyError;
 pub use feature_list::{AppConfig, Feature, FeatureList};
 pub use integrity::{FeatureField, PassesPolicy, Violation, check_integrity};

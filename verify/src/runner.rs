@@ -11,7 +11,9 @@ use headless_chrome::{Browser, Tab};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::browser::{self, Attempt, BrowserOptions, Page, StepError, scripts, within};
+use crate::browser::{
+    self, Attempt, BrowserOptions, Page, PointerAction, StepError, scripts, within,
+};
 use crate::check::{Check, ExpectText, TextMatch};
 use crate::error::VerifyError;
 use crate::feature_list::Feature;
@@ -239,7 +241,83 @@ fn run_check(
 ) -> Result<Option<PathBuf>, StepError> {
     match check {
         Check::Goto(target) => page.goto(&join_url(base_url, target)).map(|()| None),
-        Check::Click(selector) => page.click(selector).map(|()| None),
+        Check::Click(selector) => page.pointer(selector, PointerAction::Click).map(|()| None),
+        Check::Dblclick(selector) => page
+            .pointer(selector, PointerAction::DoubleClick)
+            .map(|()| None),
+        Check::Hover(selector) => page.pointer(selector, PointerAction::Hover).map(|()| None),
+        Check::Check(selector) => page.pointer(selector, PointerAction::Check).map(|()| None),
+        Check::Uncheck(selector) => page
+            .pointer(selector, PointerAction::Uncheck)
+            .map(|()| None),
+        Check::ExpectValue(expect) => expect_state(
+            page,
+            &expect.selector,
+            None,
+            &format!("value of {:?} {}", expect.selector, expect.matcher),
+            |state| match state["value"].as_str() {
+                Some(value) if expect.matcher.matches(value) => Ok(()),
+                Some(value) => Err(format!("value {:?}", cap(value))),
+                None => Err(format!("{} has no value", state["describe"])),
+            },
+        )
+        .map(|()| None),
+        Check::ExpectChecked(expect) => {
+            let want = expect.checked();
+            expect_state(
+                page,
+                expect.selector(),
+                None,
+                &format!(
+                    "{:?} {}",
+                    expect.selector(),
+                    if want { "checked" } else { "unchecked" }
+                ),
+                |state| match state["checked"].as_bool() {
+                    Some(checked) if checked == want => Ok(()),
+                    Some(checked) => Err(if checked { "checked" } else { "unchecked" }.to_owned()),
+                    None => Err(format!(
+                        "{} is not a checkbox or radio button",
+                        state["describe"]
+                    )),
+                },
+            )
+            .map(|()| None)
+        }
+        Check::ExpectEnabled(selector) | Check::ExpectDisabled(selector) => {
+            let want_disabled = matches!(check, Check::ExpectDisabled(_));
+            let word = |disabled: bool| if disabled { "disabled" } else { "enabled" };
+            expect_state(
+                page,
+                selector,
+                None,
+                &format!("{selector:?} {}", word(want_disabled)),
+                |state| {
+                    let disabled = state["disabled"] == true;
+                    if disabled == want_disabled {
+                        Ok(())
+                    } else {
+                        Err(format!("{} is {}", state["describe"], word(disabled)))
+                    }
+                },
+            )
+            .map(|()| None)
+        }
+        Check::ExpectAttribute(expect) => expect_state(
+            page,
+            &expect.selector,
+            Some(&expect.name),
+            &format!(
+                "attribute {} of {:?} {}",
+                expect.name, expect.selector, expect.matcher
+            ),
+            |state| match state["attribute"].as_str() {
+                Some(value) if expect.matcher.matches(value) => Ok(()),
+                Some(value) => Err(format!("{}={:?}", expect.name, cap(value))),
+                None => Err(format!("{} has no attribute {}", state["describe"], expect.name)),
+            },
+        )
+        .map(|()| None),
         Check::Fill { selector, text } => page.fill(selector, text).map(|()| None),
         Check::Press { selector, key } => page.press(selector.as_deref(), key).map(|()| None),
         Check::Select { selector, value } => page.select(selector, value).map(|()| None),
@@ -299,6 +377,29 @@ fn expect_text(page: &Page, expect: &ExpectText) -> Result<(), StepError> {
                     ))
                 }
             }
+            Attempt::Again(found) => Attempt::Again(found),
+            Attempt::Fatal(found) => Attempt::Fatal(found),
+        }
+    })
+    .map_err(|found| StepError::new(expected, found))
+}
+
+/// Retry until the first match's state (see `scripts::state`) satisfies `judge`.
+fn expect_state(
+    page: &Page,
+    selector: &str,
+    attribute: Option<&str>,
+    expected: &str,
+    judge: impl Fn(&Value) -> Result<(), String>,
+) -> Result<(), StepError> {
+    let script = scripts::state(selector, attribute);
+    page.retry(page.action_timeout, |page, remaining| {
+        match page.eval(&script, remaining) {
+            Attempt::Done(state) if state["found"] == true => match judge(&state) {
+                Ok(()) => Attempt::Done(()),
+                Err(found) => Attempt::Again(found),
+            },
+            Attempt::Done(_) => Attempt::Again(format!("no element matches {selector:?}")),
             Attempt::Again(found) => Attempt::Again(found),
             Attempt::Fatal(found) => Attempt::Fatal(found),
         }
