@@ -101,7 +101,7 @@ const describe = (el) => {
   if (typeof el.className === 'string' && el.className.trim()) d += ' class="' + el.className.trim() + '"';
   d += '>';
   const t = (el.textContent || '').trim().replace(/\s+/g, ' ');
-  if (t) d += (t.length > 30 ? t.slice(0, 30) + '…' : t);
+  if (t) d += (t.length > 30 ? t.slice(0, 30) + '…' : t) + '</' + el.tagName.toLowerCase() + '>';
   return d;
 };
 const disabled = (el) => {
@@ -204,6 +204,9 @@ pub(crate) fn action_target(
            const c = checkedState(el);
            if (c.error) return { ready: false, why: c.error, fatal: true };
            if (c.state === args.want) return { ready: true, done: true };
+           const input = control(el);
+           if (!args.want && input instanceof HTMLInputElement && input.type === 'radio')
+             return { ready: false, fatal: true, why: 'a radio button cannot be unchecked; check another one of its group' };
          }
          if (args.enabled && disabled(el)) return { ready: false, why: describe(el) + ' is disabled' };
          if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({ block: 'center', inline: 'center' });
