@@ -173,9 +173,7 @@ fn an_illegal_feature_list_edit_is_reverted() {
 fn an_initializer_list_with_an_unchecked_feature_is_refused_and_the_model_is_told_why() {
     let unchecked = LIST.replacen(r#""checks": [], "verify": "manual", "#, "", 1);
     let manual_word = LIST.replacen(r#""verify": "manual""#, r#""verify": "by eye""#, 1);
-    let write = |content: &str| {
-        json!({"tool_calls": [{"name": "write_file", "arguments": {"path": "feature_list.json", "content": content}}]})
-    };
+    let write = |content: &str| json!({"tool_calls": [{"name": "write_file", "arguments": {"path": "feature_list.json", "content": content}}]});
     let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
         write(&unchecked),
         write(&manual_word),

@@ -314,7 +314,10 @@ fn run_check(
             |state| match state["attribute"].as_str() {
                 Some(value) if expect.matcher.matches(value) => Ok(()),
                 Some(value) => Err(format!("{}={:?}", expect.name, cap(value))),
-                None => Err(format!("{} has no attribute {}", state["describe"], expect.name)),
+                None => Err(format!(
+                    "{} has no attribute {}",
+                    state["describe"], expect.name
+                )),
             },
         )
         .map(|()| None),

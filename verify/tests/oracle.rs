@@ -18,10 +18,7 @@ const ACTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn playwright_dir() -> PathBuf {
     std::env::var_os("BATON_PLAYWRIGHT_DIR").map_or_else(
-        || {
-            Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/baton/playwright")
-        },
+        || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/baton/playwright"),
         PathBuf::from,
     )
 }

@@ -249,7 +249,11 @@ fn feature_summary(list: &FeatureList) -> String {
     for feature in &list.features {
         let mark = if feature.passes { "x" } else { " " };
         // Manual features are never counted as verified, even when their session ended.
-        let manual = if feature.is_checked() { "" } else { " (manual)" };
+        let manual = if feature.is_checked() {
+            ""
+        } else {
+            " (manual)"
+        };
         let _ = writeln!(
             out,
             "- [{mark}] {}{manual}: {}",

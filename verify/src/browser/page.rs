@@ -324,7 +324,9 @@ impl Page {
         let mut events = vec![json!({ "type": "mouseMoved", "x": x, "y": y })];
         for &count in clicks {
             for kind in ["mousePressed", "mouseReleased"] {
-                events.push(json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": count }));
+                events.push(
+                    json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": count }),
+                );
             }
         }
         for event in events {
@@ -334,7 +336,8 @@ impl Page {
         }
         if let Some(want) = want_checked {
             // As Playwright does: a click that does not change the state is a failure, not a retry.
-            let state = match self.eval(&scripts::checked_of_visible(selector), self.action_timeout) {
+            let state = match self.eval(&scripts::checked_of_visible(selector), self.action_timeout)
+            {
                 Attempt::Done(value) => value["checked"].as_bool(),
                 _ => None,
             };

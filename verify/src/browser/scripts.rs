@@ -189,7 +189,7 @@ pub(crate) fn location() -> String {
 
 /// The actionability checks before a pointer action, in Playwright's order: the first visible
 /// match is attached and visible, enabled (`need_enabled`), scrolled into view, stable (the
-/// same box on two animation frames) and hit by a pointer event at its action point (the
+/// same box now and at the next animation frame, Playwright's count for Chromium) and hit by a pointer event at its action point (the
 /// centre of its first box inside the viewport). `want_checked` (for check/uncheck) asks
 /// for the state first: `done` when it already holds. Answers a promise.
 pub(crate) fn action_target(
@@ -210,7 +210,6 @@ pub(crate) fn action_target(
          }
          if (args.enabled && disabled(el)) return { ready: false, why: describe(el) + ' is disabled' };
          if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({ block: 'center', inline: 'center' });
-         await frame();
          const before = el.getBoundingClientRect();
          await frame();
          const r = el.getBoundingClientRect();
