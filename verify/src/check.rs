@@ -77,6 +77,102 @@ pub enum Check {
     ExpectNoConsoleErrors(bool),
     /// Save a PNG of the viewport under this name in the evidence directory.
     Screenshot(String),
+    /// Run a shell command (`bash -c`) in the project directory; needs no browser and no app.
+    Run(RunCheck),
+    /// Send one HTTP request to the app started by `app.start`; needs no browser.
+    Http(HttpCheck),
+}
+
+/// `run`: a command, the exit code wanted (0 when absent), a match on its stdout, a timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCheck {
+    /// Shell command, run with `bash -c` in the project directory.
+    pub command: String,
+    /// Exit code wanted; 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_exit: Option<i32>,
+    /// How stdout must match (`contains`, `equals` after trimming, `regex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_stdout: Option<TextMatch>,
+    /// Milliseconds before the command is killed; 30 s when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `http`: a request (method, path, body) and what the answer must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    /// `GET` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Path joined to the app URL, as for `goto`.
+    pub path: String,
+    /// A string is sent as text, anything else as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Status code wanted; any status when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// A value inside the JSON answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_json: Option<JsonExpect>,
+}
+
+/// `expect_json`: the value at a JSON pointer (`/items/0/title`) `equals` a JSON value, or
+/// its text `contains` a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    /// RFC 6901 pointer; `""` is the whole document.
+    pub pointer: String,
+    /// The value there equals this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// The value there (a string as is, anything else as JSON text) contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+}
+
+impl JsonExpect {
+    /// Ok when `document` satisfies the expectation; otherwise what was found.
+    pub fn judge(&self, document: &serde_json::Value) -> Result<(), String> {
+        let Some(found) = document.pointer(&self.pointer) else {
+            return Err(format!("nothing at {:?} in {}", self.pointer, document));
+        };
+        let text = found
+            .as_str()
+            .map_or_else(|| found.to_string(), str::to_owned);
+        match (&self.equals, &self.contains) {
+            (Some(want), None) if want == found => Ok(()),
+            (None, Some(needle)) if text.contains(needle.as_str()) => Ok(()),
+            (Some(_), None) | (None, Some(_)) => Err(format!("{} is {found}", self.pointer)),
+            _ => Err("expect_json needs exactly one of \"equals\", \"contains\"".to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.equals, &self.contains) {
+            (Some(value), _) => write!(f, "JSON at {:?} equals {value}", self.pointer),
+            (_, Some(value)) => write!(f, "JSON at {:?} contains {value:?}", self.pointer),
+            _ => write!(f, "JSON at {:?}", self.pointer),
+        }
+    }
+}
+
+impl Check {
+    /// Whether the check drives the browser (everything but `run` and `http`).
+    pub fn needs_browser(&self) -> bool {
+        !matches!(self, Self::Run(_) | Self::Http(_))
+    }
+
+    /// Whether the check needs the app to be running (everything but `run`).
+    pub fn needs_app(&self) -> bool {
+        !matches!(self, Self::Run(_))
+    }
 }
 
 impl Check {
@@ -388,6 +484,10 @@ mod tests {
             r##"{"expect_enabled":"#save"}"##,
             r##"{"expect_disabled":"#save"}"##,
             r##"{"expect_attribute":{"selector":"#menu","name":"aria-expanded","equals":"true"}}"##,
+            r#"{"run":{"command":"./wc.sh a.txt","expect_exit":0,"expect_stdout":{"contains":"3"},"timeout_ms":5000}}"#,
+            r#"{"run":{"command":"false","expect_exit":1}}"#,
+            r#"{"http":{"method":"POST","path":"/todos","body":{"title":"x"},"expect_status":201,"expect_json":{"pointer":"/title","equals":"x"}}}"#,
+            r#"{"http":{"path":"/health","expect_json":{"pointer":"","contains":"ok"}}}"#,
         ];
         for form in forms {
             let check = parse(form).unwrap_or_else(|e| panic!("{form}: {e}"));
@@ -415,6 +515,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("name"), "{error}");
+    }
+
+    #[test]
+    fn json_expectations() {
+        let doc = serde_json::json!({"items": [{"title": "Buy milk", "done": false}]});
+        let expect = |text: &str| serde_json::from_str::<JsonExpect>(text).unwrap();
+        assert!(
+            expect(r#"{"pointer":"/items/0/done","equals":false}"#)
+                .judge(&doc)
+                .is_ok()
+        );
+        assert!(
+            expect(r#"{"pointer":"/items/0/title","contains":"milk"}"#)
+                .judge(&doc)
+                .is_ok()
+        );
+        let error = expect(r#"{"pointer":"/items/1","equals":1}"#)
+            .judge(&doc)
+            .unwrap_err();
+        assert!(error.contains("nothing at"), "{error}");
+        let error = expect(r#"{"pointer":"/items/0/done","equals":true}"#)
+            .judge(&doc)
+            .unwrap_err();
+        assert!(error.contains("is false"), "{error}");
+        assert!(expect(r#"{"pointer":""}"#).judge(&doc).is_err());
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl ThreadRunner {
                         screenshot: None,
                     }),
                     screenshots: Vec::new(),
+                    transcripts: Vec::new(),
                     console_errors: Vec::new(),
                     evidence_dir: std::path::PathBuf::new(),
                 })
