@@ -204,7 +204,7 @@ fn an_initializer_list_with_an_unchecked_feature_is_refused_and_the_model_is_tol
     );
     assert!(!told[2].contains("reverted"), "{}", told[2]);
     let list = baton_tests::feature_list(&project);
-    assert!(list.features.iter().all(|f| f.is_manual()));
+    assert!(list.features.iter().all(baton_verify::Feature::is_manual));
     assert_eq!(list.summary(), "0/2 passing, 2 manual");
 }
 

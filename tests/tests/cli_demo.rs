@@ -34,13 +34,13 @@ fn the_cli_example_is_built_and_verified_by_run_checks() {
     );
     // Evidence: a transcript of the command per check, linked from result.json.
     let runs = std::fs::read_dir(out.join(".baton/evidence/top-words")).unwrap();
-    let last = runs.flatten().map(|e| e.path()).max().unwrap();
-    let result = std::fs::read_to_string(last.join("result.json")).unwrap();
+    let newest = runs.flatten().map(|e| e.path()).max().unwrap();
+    let result = std::fs::read_to_string(newest.join("result.json")).unwrap();
     assert!(
         result.contains("\"passed\"") && result.contains("check-0-run.txt"),
         "{result}"
     );
-    let transcript = std::fs::read_to_string(last.join("check-0-run.txt")).unwrap();
+    let transcript = std::fs::read_to_string(newest.join("check-0-run.txt")).unwrap();
     assert!(
         transcript.contains("$ python3 wordy.py top 2 sample.txt") && transcript.contains("the 3"),
         "{transcript}"

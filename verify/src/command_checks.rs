@@ -1,6 +1,7 @@
 //! The checks that need no browser: `run` (a shell command in the project) and `http` (one
 //! request to the app). Each returns a transcript, written beside `result.json` as evidence.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -64,12 +65,12 @@ pub(crate) fn run(check: &RunCheck, project: &Path) -> (Result<(), StepError>, S
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if started.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(10))
+                std::thread::sleep(Duration::from_millis(10));
             }
             _ => {
                 // The whole group: a command's own children must not outlive the check.
                 let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::unistd::Pid::from_raw(child.id().cast_signed()),
                     nix::sys::signal::Signal::SIGKILL,
                 );
                 let _ = child.wait();
@@ -128,20 +129,17 @@ pub(crate) fn http(
         .to_ascii_uppercase();
     let url = crate::runner::join_url(base_url, &check.path);
     let expected = format!("{method} {url} answers");
-    let (host, path) = match url.strip_prefix("http://").and_then(|rest| {
+    let Some((host, path)) = url.strip_prefix("http://").map(|rest| {
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some((host.to_owned(), format!("/{path}")))
-    }) {
-        Some(parts) => parts,
-        None => {
-            return (
-                Err(StepError::new(
-                    expected,
-                    "http checks need an http:// app URL",
-                )),
-                String::new(),
-            );
-        }
+        (host.to_owned(), format!("/{path}"))
+    }) else {
+        return (
+            Err(StepError::new(
+                expected,
+                "http checks need an http:// app URL",
+            )),
+            String::new(),
+        );
     };
     let body = match &check.body {
         None => None,
@@ -151,10 +149,11 @@ pub(crate) fn http(
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: */*\r\n");
     if let Some((kind, text)) = &body {
-        request.push_str(&format!(
+        let _ = write!(
+            request,
             "Content-Type: {kind}\r\nContent-Length: {}\r\n",
             text.len()
-        ));
+        );
     }
     request.push_str("\r\n");
     if let Some((_, text)) = &body {
@@ -163,13 +162,13 @@ pub(crate) fn http(
     let answer = exchange(&host, &request, timeout);
     let mut transcript = format!("> {method} {path}\n");
     if let Some((_, text)) = &body {
-        transcript.push_str(&format!("> {}\n", tail(text)));
+        let _ = writeln!(transcript, "> {}", tail(text));
     }
     let (status, response_body) = match answer {
         Ok(answer) => answer,
         Err(found) => return (Err(StepError::new(expected, found)), transcript),
     };
-    transcript.push_str(&format!("< {status}\n< {}\n", tail(&response_body)));
+    let _ = writeln!(transcript, "< {status}\n< {}", tail(&response_body));
     if let Some(want) = check.expect_status
         && status != want
     {

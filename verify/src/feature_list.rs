@@ -1,6 +1,7 @@
 //! `feature_list.json`: its two accepted forms (bare array, or object with an `app` header),
 //! loading with positioned errors, stable pretty printing, and the structural rules.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -226,10 +227,10 @@ impl FeatureList {
         let failing = total - verified - manual;
         let mut text = format!("{verified}/{total} passing");
         if manual > 0 {
-            text.push_str(&format!(", {manual} manual"));
+            let _ = write!(text, ", {manual} manual");
         }
         if failing > 0 {
-            text.push_str(&format!(", {failing} failing"));
+            let _ = write!(text, ", {failing} failing");
         }
         text
     }

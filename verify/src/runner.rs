@@ -224,13 +224,13 @@ impl BrowserRunner {
             let outcome = match (&check, page) {
                 (Check::Run(run), _) => {
                     let (verdict, transcript) = command_checks::run(run, &self.project_dir);
-                    self.keep_transcript(index, "run", &transcript, result);
+                    Self::keep_transcript(index, "run", &transcript, result);
                     verdict.map(|()| None)
                 }
                 (Check::Http(http), _) => {
                     let (verdict, transcript) =
                         command_checks::http(http, base_url, self.opts.navigation_timeout);
-                    self.keep_transcript(index, "http", &transcript, result);
+                    Self::keep_transcript(index, "http", &transcript, result);
                     verdict.map(|()| None)
                 }
                 (_, Some(page)) => run_check(page, &check, base_url, &result.evidence_dir),
@@ -260,14 +260,14 @@ impl BrowserRunner {
     }
 
     /// Write a `run`/`http` transcript (secrets redacted) as `check-<index>-<kind>.txt`.
-    fn keep_transcript(&self, index: usize, kind: &str, text: &str, result: &mut FeatureResult) {
+    fn keep_transcript(index: usize, kind: &str, text: &str, result: &mut FeatureResult) {
         let path = result
             .evidence_dir
             .join(format!("check-{index}-{kind}.txt"));
         match std::fs::write(&path, redact(text)) {
             Ok(()) => result.transcripts.push(path),
             Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "cannot write a transcript")
+                tracing::warn!(path = %path.display(), %error, "cannot write a transcript");
             }
         }
     }
@@ -413,7 +413,11 @@ fn run_check(
             expect_visibility(page, wait.selector(), true, timeout).map(|()| None)
         }
         Check::Reload(true) => page.reload().map(|()| None),
-        Check::Reload(false) | Check::ExpectNoConsoleErrors(false) => Ok(None),
+        // `run` and `http` are run by `run_checks` itself: they need no page.
+        Check::Reload(false)
+        | Check::ExpectNoConsoleErrors(false)
+        | Check::Run(_)
+        | Check::Http(_) => Ok(None),
         Check::ExpectText(expect) => expect_text(page, expect).map(|()| None),
         Check::ExpectVisible(selector) => {
             expect_visibility(page, selector, true, page.action_timeout).map(|()| None)
@@ -433,7 +437,6 @@ fn run_check(
                 Err(StepError::new("no console errors", errors.join(" | ")))
             }
         }
-        Check::Run(_) | Check::Http(_) => Ok(None),
         Check::Screenshot(name) => page
             .screenshot(&evidence_dir.join(format!("{}.png", file_stem(name))))
             .map(Some),

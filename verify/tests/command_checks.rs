@@ -4,7 +4,7 @@
 
 use baton_verify::{BrowserOptions, FeatureList, Outcome, verify_features};
 
-const SERVER: &str = r#"
+const SERVER: &str = r"
 import json, os
 from http.server import BaseHTTPRequestHandler, HTTPServer
 todos = []
@@ -26,7 +26,7 @@ class H(BaseHTTPRequestHandler):
         todos.append({'title': data['title'], 'done': False})
         self.send(201, todos[-1])
 HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()
-"#;
+";
 
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -104,18 +104,48 @@ const describe = (el) => {
   if (t) d += (t.length > 30 ? t.slice(0, 30) + '…' : t) + '</' + el.tagName.toLowerCase() + '>';
   return d;
 };
-const disabled = (el) => {
-  const native = ['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'OPTGROUP'].includes(el.tagName);
-  if (native && el.disabled) return true;
-  if (native) {
-    for (let f = el.parentElement && el.parentElement.closest('fieldset[disabled]'); f; f = null) {
-      const legend = f.querySelector(':scope > legend');
-      if (!legend || !legend.contains(el)) return true;
-    }
+const ariaDisabledRoles = ['application', 'button', 'composite', 'gridcell', 'group', 'input', 'link', 'menuitem', 'scrollbar', 'separator', 'tab', 'checkbox', 'columnheader', 'combobox', 'grid', 'listbox', 'menu', 'menubar', 'menuitemcheckbox', 'menuitemradio', 'option', 'radio', 'radiogroup', 'row', 'rowheader', 'searchbox', 'select', 'slider', 'spinbutton', 'switch', 'tablist', 'textbox', 'toolbar', 'tree', 'treegrid', 'treeitem'];
+const role = (el) => {
+  const explicit = (el.getAttribute('role') || '').trim().split(/\s+/)[0];
+  if (explicit) return explicit;
+  const tag = el.tagName;
+  if (tag === 'BUTTON') return 'button';
+  if (tag === 'A' && el.hasAttribute('href')) return 'link';
+  if (tag === 'TEXTAREA') return 'textbox';
+  if (tag === 'OPTION') return 'option';
+  if (tag === 'SELECT') return el.multiple || el.size > 1 ? 'listbox' : 'combobox';
+  if (tag === 'INPUT') {
+    const type = el.type;
+    if (type === 'checkbox' || type === 'radio') return type;
+    if (['button', 'submit', 'reset', 'image'].includes(type)) return 'button';
+    if (type === 'range') return 'slider';
+    if (type === 'number') return 'spinbutton';
+    if (type === 'hidden') return '';
+    return 'textbox';
   }
-  for (let p = el; p; p = parentOrHost(p)) if (p.getAttribute('aria-disabled') === 'true') return true;
-  return false;
+  return '';
 };
+const nativelyDisabled = (el) => {
+  if (!['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'OPTGROUP'].includes(el.tagName)) return false;
+  if (el.hasAttribute('disabled')) return true;
+  const group = el.closest('optgroup');
+  if (el.tagName === 'OPTION' && group && group.hasAttribute('disabled')) return true;
+  const fieldset = el.parentElement && el.parentElement.closest('fieldset[disabled]');
+  if (!fieldset) return false;
+  const legend = fieldset.querySelector(':scope > legend');
+  return !legend || !legend.contains(el);
+};
+// aria-disabled counts on widgets (roles that support it) and is inherited from any ancestor
+// until one says aria-disabled="false".
+const ariaDisabled = (el, ancestor) => {
+  if (!el) return false;
+  if (!ancestor && !ariaDisabledRoles.includes(role(el))) return false;
+  const value = (el.getAttribute('aria-disabled') || '').toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return ariaDisabled(parentOrHost(el), true);
+};
+const disabled = (el) => nativelyDisabled(el) || ariaDisabled(el, false);
 const control = (el) => (el instanceof HTMLLabelElement && el.control) ? el.control : el;
 const checkedState = (el) => {
   const target = control(el);
