@@ -278,7 +278,7 @@ impl BrowserRunner {
 fn redact(text: &str) -> String {
     static SECRET: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"(?i)((?:authorization|bearer)\s*[:=]?\s*|[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*["']?\s*[:=]\s*["']?)[^\s"',}]+"#,
+            r#"(?i)(authorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?|bearer\s+|[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*["']?\s*[:=]\s*["']?)[^\s"',}]+"#,
         )
         .ok()
     });
