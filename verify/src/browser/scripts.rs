@@ -163,7 +163,9 @@ const firstVisible = (sel) => {
   if (!el) return { el: null, missing: all.length === 0 ? 'no element matches' : all.length + ' matching element(s), none visible' };
   return { el };
 };
-const frame = () => new Promise((done) => { requestAnimationFrame(() => done()); setTimeout(done, 100); });
+// True at the next animation frame; false when none comes within a second (a throttled page):
+// stability is only judged on a real frame.
+const frame = () => new Promise((done) => { requestAnimationFrame(() => done(true)); setTimeout(() => done(false), 1000); });
 const hitTarget = (el, x, y) => {
   const roots = [];
   for (let p = el; p; ) {
@@ -219,7 +221,7 @@ pub(crate) fn location() -> String {
 
 /// The actionability checks before a pointer action, in Playwright's order: the first visible
 /// match is attached and visible, enabled (`need_enabled`), scrolled into view, stable (the
-/// same box now and at the next animation frame, Playwright's count for Chromium) and hit by a pointer event at its action point (the
+/// same box in two consecutive animation frames) and hit by a pointer event at its action point (the
 /// centre of its first box inside the viewport). `want_checked` (for check/uncheck) asks
 /// for the state first: `done` when it already holds. Answers a promise.
 pub(crate) fn action_target(
@@ -240,8 +242,11 @@ pub(crate) fn action_target(
          }
          if (args.enabled && disabled(el)) return { ready: false, why: describe(el) + ' is disabled' };
          if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({ block: 'center', inline: 'center' });
+         // Both boxes are read inside animation frames, as Playwright does: a box read between
+         // frames can show an animation's clock where the next frame's shows it too.
+         if (!(await frame())) return { ready: false, why: 'the page produced no animation frame' };
          const before = el.getBoundingClientRect();
-         await frame();
+         if (!(await frame())) return { ready: false, why: 'the page produced no animation frame' };
          const r = el.getBoundingClientRect();
          if (!el.isConnected) return { ready: false, why: describe(el) + ' was detached from the page' };
          if (before.x !== r.x || before.y !== r.y || before.width !== r.width || before.height !== r.height)
