@@ -1,7 +1,8 @@
 //! Keeps `feature_list.json` honest. After any tool call that may have touched it, the file
 //! is compared with the last accepted version; an edit that removes, reorders, renames or
 //! re-specifies a feature, or sets `passes` (only the harness does that), is reverted and the
-//! model is told why. The harness's own writes go through `accept` and become the new baseline.
+//! model is told why. While the initializer drafts it, a feature without checks that is not
+//! marked `"verify": "manual"` is refused too: nothing could ever verify it. The harness's own writes go through `accept` and become the new baseline.
 
 use std::path::{Path, PathBuf};
 
@@ -95,7 +96,8 @@ impl FeatureGuard {
             }
         };
         let reasons: Vec<String> = match &old {
-            // While the list is being drafted anything goes except claiming `passes`.
+            // While the list is being drafted anything goes except claiming `passes` and
+            // features that nothing could verify (no checks, not marked manual).
             Some(_) | None if self.drafting => new
                 .features
                 .iter()
@@ -106,6 +108,7 @@ impl FeatureGuard {
                         feature.id
                     )
                 })
+                .chain(new.unverifiable())
                 .collect(),
             Some(old) => check_integrity(
                 old,

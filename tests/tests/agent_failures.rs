@@ -11,8 +11,8 @@ use baton_tests::{baton, baton_run, describe, tape, write_script};
 use serde_json::{Value, json};
 
 const LIST: &str = r#"{"features": [
-  {"id": "one", "category": "functional", "description": "The first thing", "steps": ["look"], "checks": [], "passes": false},
-  {"id": "two", "category": "functional", "description": "The second thing", "steps": ["look again"], "checks": [], "passes": false}
+  {"id": "one", "category": "functional", "description": "The first thing", "steps": ["look"], "checks": [], "verify": "manual", "passes": false},
+  {"id": "two", "category": "functional", "description": "The second thing", "steps": ["look again"], "checks": [], "verify": "manual", "passes": false}
 ]}"#;
 
 /// A project with a spec, and a script whose session 1 runs `turns` then writes the list.
@@ -167,6 +167,45 @@ fn an_illegal_feature_list_edit_is_reverted() {
     let list = baton_tests::feature_list(&project);
     assert_eq!(list.features.len(), 2);
     assert!(list.features.iter().all(|f| !f.passes));
+}
+
+#[test]
+fn an_initializer_list_with_an_unchecked_feature_is_refused_and_the_model_is_told_why() {
+    let unchecked = LIST.replacen(r#""checks": [], "verify": "manual", "#, "", 1);
+    let manual_word = LIST.replacen(r#""verify": "manual""#, r#""verify": "by eye""#, 1);
+    let write = |content: &str| json!({"tool_calls": [{"name": "write_file", "arguments": {"path": "feature_list.json", "content": content}}]});
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        write(&unchecked),
+        write(&manual_word),
+        write(LIST),
+        {"content": "Set up."}
+    ]})]);
+    let output = run(root.path(), &project, &script, "1");
+    let told: Vec<String> = events(&project)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { name, content, .. } if name == "write_file" => Some(content),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 3, "{told:?}\n{}", describe(&output));
+    assert!(
+        told[0].contains("was reverted")
+            && told[0].contains("feature \"one\" has no checks")
+            && told[0].contains("\"verify\": \"manual\""),
+        "the model must learn why and what to do: {}",
+        told[0]
+    );
+    assert!(!told[0].contains("\"two\""), "{}", told[0]);
+    assert!(
+        told[1].contains("\"verify\": \"by eye\"") && told[1].contains("the only value"),
+        "{}",
+        told[1]
+    );
+    assert!(!told[2].contains("reverted"), "{}", told[2]);
+    let list = baton_tests::feature_list(&project);
+    assert!(list.features.iter().all(baton_verify::Feature::is_manual));
+    assert_eq!(list.summary(), "0/2 passing, 2 manual");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `baton bench verify`: how long Chromium takes to start and how long a five-step feature
+//! `baton bench verify`: how long Chromium takes to start and how long a ten-action feature
 //! check takes once it runs, against a page served by a tiny HTTP server on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
@@ -16,6 +16,7 @@ use crate::runner::{BrowserRunner, Outcome};
 
 const PAGE: &str = r#"<!doctype html><html><head><title>bench</title></head><body>
 <input id="item" placeholder="item"><button id="add">Add</button>
+<label><input type="checkbox" id="all"> all done</label>
 <ul id="list"></ul><p id="count">0 items</p>
 <script>
 const list = document.getElementById('list'), input = document.getElementById('item');
@@ -32,7 +33,7 @@ input.addEventListener('keydown', e => { if (e.key === 'Enter') add(); });
 /// What `bench::run` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BenchOptions {
-    /// How many times the five-step check runs after the browser is up.
+    /// How many times the ten-action check runs after the browser is up.
     pub runs: usize,
 }
 
@@ -63,7 +64,7 @@ pub struct VerifyBench {
     pub target_check_p50_ms: f64,
 }
 
-/// Serve the bench page, launch Chromium, and time `runs` runs of a five-step check.
+/// Serve the bench page, launch Chromium, and time `runs` runs of a ten-action check.
 pub fn run(opts: &BenchOptions, browser: &BrowserOptions) -> Result<VerifyBench, VerifyError> {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .map_err(|source| VerifyError::BenchServer { source })?;
@@ -106,8 +107,8 @@ pub fn run(opts: &BenchOptions, browser: &BrowserOptions) -> Result<VerifyBench,
         check_p50_ms: percentile(&times, 0.5),
         check_p90_ms: percentile(&times, 0.9),
         check_max_ms: times.last().copied().unwrap_or_default(),
-        target_start_ms: 5_000.0,
-        target_check_p50_ms: 1_000.0,
+        target_start_ms: 1_500.0,
+        target_check_p50_ms: 500.0,
     })
 }
 
@@ -127,13 +128,24 @@ fn bench_feature() -> Feature {
                 selector: Some("#item".to_owned()),
                 key: "Enter".to_owned(),
             },
+            Check::Fill {
+                selector: "#item".to_owned(),
+                text: "Walk the dog".to_owned(),
+            },
+            Check::Click("#add".to_owned()),
             Check::ExpectCount {
                 selector: "#list li".to_owned(),
-                equals: 1,
+                equals: 2,
             },
+            Check::Check("#all".to_owned()),
+            Check::ExpectChecked(crate::check::ExpectChecked::Selector("#all".to_owned())),
+            Check::ExpectValue(crate::check::ExpectText {
+                selector: "#item".to_owned(),
+                matcher: crate::check::TextMatch::Equals(String::new()),
+            }),
             Check::ExpectText(crate::check::ExpectText {
                 selector: "#count".to_owned(),
-                matcher: crate::check::TextMatch::Equals("1 items".to_owned()),
+                matcher: crate::check::TextMatch::Equals("2 items".to_owned()),
             }),
         ],
         passes: false,

@@ -9,8 +9,18 @@ use serde::{Deserialize, Serialize};
 pub enum Check {
     /// Navigate to a path joined to the app URL (`/`, `/about`, `#/active`) or an absolute http(s) URL.
     Goto(String),
-    /// Click the first visible element matching the selector with a real mouse click.
+    /// Click the first visible element matching the selector with a real mouse click, once it
+    /// is stable, enabled and not covered (Playwright's actionability checks).
     Click(String),
+    /// Double-click the first visible match (two real clicks, then `dblclick`).
+    Dblclick(String),
+    /// Move the mouse over the first visible match (`mouseover`, `:hover`).
+    Hover(String),
+    /// Make the first visible checkbox or radio (or the control of a matched `<label>`) checked
+    /// by clicking it; nothing to do when it already is.
+    Check(String),
+    /// Make the first visible checkbox (or labelled control) unchecked by clicking it.
+    Uncheck(String),
     /// Replace the text of an input, textarea or contenteditable element.
     Fill {
         /// CSS selector of the field.
@@ -43,6 +53,17 @@ pub enum Check {
     ExpectVisible(String),
     /// No element matching the selector is visible (absent counts as hidden).
     ExpectHidden(String),
+    /// The value of the first match (input, textarea, select) matches.
+    ExpectValue(ExpectText),
+    /// The first match (or the control of a matched `<label>`) is checked, or with
+    /// `"checked": false` unchecked.
+    ExpectChecked(ExpectChecked),
+    /// The first match is enabled.
+    ExpectEnabled(String),
+    /// The first match is disabled (`disabled`, inside `<fieldset disabled>`, or `aria-disabled`).
+    ExpectDisabled(String),
+    /// An attribute of the first match matches (a missing attribute never matches).
+    ExpectAttribute(ExpectAttribute),
     /// Exactly `equals` elements match the selector.
     ExpectCount {
         /// CSS selector.
@@ -56,6 +77,102 @@ pub enum Check {
     ExpectNoConsoleErrors(bool),
     /// Save a PNG of the viewport under this name in the evidence directory.
     Screenshot(String),
+    /// Run a shell command (`bash -c`) in the project directory; needs no browser and no app.
+    Run(RunCheck),
+    /// Send one HTTP request to the app started by `app.start`; needs no browser.
+    Http(HttpCheck),
+}
+
+/// `run`: a command, the exit code wanted (0 when absent), a match on its stdout, a timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCheck {
+    /// Shell command, run with `bash -c` in the project directory.
+    pub command: String,
+    /// Exit code wanted; 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_exit: Option<i32>,
+    /// How stdout must match (`contains`, `equals` after trimming, `regex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_stdout: Option<TextMatch>,
+    /// Milliseconds before the command is killed; 30 s when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `http`: a request (method, path, body) and what the answer must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    /// `GET` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Path joined to the app URL, as for `goto`.
+    pub path: String,
+    /// A string is sent as text, anything else as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Status code wanted; any status when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// A value inside the JSON answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_json: Option<JsonExpect>,
+}
+
+/// `expect_json`: the value at a JSON pointer (`/items/0/title`) `equals` a JSON value, or
+/// its text `contains` a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    /// RFC 6901 pointer; `""` is the whole document.
+    pub pointer: String,
+    /// The value there equals this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// The value there (a string as is, anything else as JSON text) contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+}
+
+impl JsonExpect {
+    /// Ok when `document` satisfies the expectation; otherwise what was found.
+    pub fn judge(&self, document: &serde_json::Value) -> Result<(), String> {
+        let Some(found) = document.pointer(&self.pointer) else {
+            return Err(format!("nothing at {:?} in {}", self.pointer, document));
+        };
+        let text = found
+            .as_str()
+            .map_or_else(|| found.to_string(), str::to_owned);
+        match (&self.equals, &self.contains) {
+            (Some(want), None) if want == found => Ok(()),
+            (None, Some(needle)) if text.contains(needle.as_str()) => Ok(()),
+            (Some(_), None) | (None, Some(_)) => Err(format!("{} is {found}", self.pointer)),
+            _ => Err("expect_json needs exactly one of \"equals\", \"contains\"".to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.equals, &self.contains) {
+            (Some(value), _) => write!(f, "JSON at {:?} equals {value}", self.pointer),
+            (_, Some(value)) => write!(f, "JSON at {:?} contains {value:?}", self.pointer),
+            _ => write!(f, "JSON at {:?}", self.pointer),
+        }
+    }
+}
+
+impl Check {
+    /// Whether the check drives the browser (everything but `run` and `http`).
+    pub fn needs_browser(&self) -> bool {
+        !matches!(self, Self::Run(_) | Self::Http(_))
+    }
+
+    /// Whether the check needs the app to be running (everything but `run`).
+    pub fn needs_app(&self) -> bool {
+        !matches!(self, Self::Run(_))
+    }
 }
 
 impl Check {
@@ -99,7 +216,99 @@ impl WaitFor {
     }
 }
 
-/// `expect_text`: a selector and exactly one of `contains`, `equals`, `regex`.
+/// `expect_checked` in its short form (`"#done"`, checked) or full form
+/// (`{"selector", "checked"}`); the form read is the form written back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectChecked {
+    /// Just a selector: the element is checked.
+    Selector(String),
+    /// A selector and the state wanted.
+    Full {
+        /// CSS selector.
+        selector: String,
+        /// `true` for checked, `false` for unchecked.
+        checked: bool,
+    },
+}
+
+impl ExpectChecked {
+    /// The selector.
+    pub fn selector(&self) -> &str {
+        match self {
+            Self::Selector(selector) | Self::Full { selector, .. } => selector,
+        }
+    }
+
+    /// The state wanted.
+    pub fn checked(&self) -> bool {
+        match self {
+            Self::Selector(_) => true,
+            Self::Full { checked, .. } => *checked,
+        }
+    }
+}
+
+/// `expect_attribute`: a selector, an attribute name and exactly one of `contains`, `equals`, `regex`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawExpectAttribute", into = "RawExpectAttribute")]
+pub struct ExpectAttribute {
+    /// CSS selector.
+    pub selector: String,
+    /// Attribute name (`aria-expanded`, `href`, `class`).
+    pub name: String,
+    /// How the attribute's value must match.
+    pub matcher: TextMatch,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectAttribute {
+    selector: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    equals: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    regex: Option<String>,
+}
+
+impl TryFrom<RawExpectAttribute> for ExpectAttribute {
+    type Error = String;
+
+    fn try_from(raw: RawExpectAttribute) -> Result<Self, Self::Error> {
+        let matcher = TextMatch::try_from(RawTextMatch {
+            contains: raw.contains,
+            equals: raw.equals,
+            regex: raw.regex,
+        })?;
+        Ok(Self {
+            selector: raw.selector,
+            name: raw.name,
+            matcher,
+        })
+    }
+}
+
+impl From<ExpectAttribute> for RawExpectAttribute {
+    fn from(expect: ExpectAttribute) -> Self {
+        let RawTextMatch {
+            contains,
+            equals,
+            regex,
+        } = expect.matcher.into();
+        Self {
+            selector: expect.selector,
+            name: expect.name,
+            contains,
+            equals,
+            regex,
+        }
+    }
+}
+
+/// `expect_text` and `expect_value`: a selector and exactly one of `contains`, `equals`, `regex`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawExpectText", into = "RawExpectText")]
 pub struct ExpectText {
@@ -265,6 +474,20 @@ mod tests {
             r##"{"expect_url":{"contains":"#/active"}}"##,
             r#"{"expect_no_console_errors":true}"#,
             r#"{"screenshot":"after-add"}"#,
+            r##"{"dblclick":"#list li label"}"##,
+            r#"{"hover":".menu"}"#,
+            r#"{"check":"input.toggle"}"#,
+            r#"{"uncheck":"input.toggle"}"#,
+            r##"{"expect_value":{"selector":"#new-todo","equals":""}}"##,
+            r#"{"expect_checked":".toggle"}"#,
+            r#"{"expect_checked":{"selector":".toggle","checked":false}}"#,
+            r##"{"expect_enabled":"#save"}"##,
+            r##"{"expect_disabled":"#save"}"##,
+            r##"{"expect_attribute":{"selector":"#menu","name":"aria-expanded","equals":"true"}}"##,
+            r#"{"run":{"command":"./wc.sh a.txt","expect_exit":0,"expect_stdout":{"contains":"3"},"timeout_ms":5000}}"#,
+            r#"{"run":{"command":"false","expect_exit":1}}"#,
+            r#"{"http":{"method":"POST","path":"/todos","body":{"title":"x"},"expect_status":201,"expect_json":{"pointer":"/title","equals":"x"}}}"#,
+            r#"{"http":{"path":"/health","expect_json":{"pointer":"","contains":"ok"}}}"#,
         ];
         for form in forms {
             let check = parse(form).unwrap_or_else(|e| panic!("{form}: {e}"));
@@ -286,8 +509,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("invalid regex"), "{error}");
-        let error = parse(r##"{"hover":"#x"}"##).unwrap_err().to_string();
-        assert!(error.contains("unknown variant `hover`"), "{error}");
+        let error = parse(r##"{"tap":"#x"}"##).unwrap_err().to_string();
+        assert!(error.contains("unknown variant `tap`"), "{error}");
+        let error = parse(r##"{"expect_attribute":{"selector":"#m","equals":"x"}}"##)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("name"), "{error}");
+    }
+
+    #[test]
+    fn json_expectations() {
+        let doc = serde_json::json!({"items": [{"title": "Buy milk", "done": false}]});
+        let expect = |text: &str| serde_json::from_str::<JsonExpect>(text).unwrap();
+        assert!(
+            expect(r#"{"pointer":"/items/0/done","equals":false}"#)
+                .judge(&doc)
+                .is_ok()
+        );
+        assert!(
+            expect(r#"{"pointer":"/items/0/title","contains":"milk"}"#)
+                .judge(&doc)
+                .is_ok()
+        );
+        let error = expect(r#"{"pointer":"/items/1","equals":1}"#)
+            .judge(&doc)
+            .unwrap_err();
+        assert!(error.contains("nothing at"), "{error}");
+        let error = expect(r#"{"pointer":"/items/0/done","equals":true}"#)
+            .judge(&doc)
+            .unwrap_err();
+        assert!(error.contains("is false"), "{error}");
+        assert!(expect(r#"{"pointer":""}"#).judge(&doc).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `feature_list.json`: its two accepted forms (bare array, or object with an `app` header),
 //! loading with positioned errors, stable pretty printing, and the structural rules.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,21 @@ pub struct Feature {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+impl Feature {
+    /// Whether the feature says `"verify": "manual"`: no machine can check it, so it needs no
+    /// checks, and its `passes` is the session's word, never counted as verified.
+    pub fn is_manual(&self) -> bool {
+        self.extra.get("verify").and_then(Value::as_str) == Some(MANUAL)
+    }
+
+    /// Whether baton's checks decide this feature (it has checks).
+    pub fn is_checked(&self) -> bool {
+        !self.checks.is_empty()
+    }
+}
+
+const MANUAL: &str = "manual";
 
 /// The form the file was read in, so it is written back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -184,6 +200,62 @@ impl FeatureList {
             .iter()
             .filter(|feature| feature.passes)
             .count()
+    }
+
+    /// How many features pass on their checks: the verified ones.
+    pub fn verified(&self) -> usize {
+        self.features
+            .iter()
+            .filter(|feature| feature.passes && feature.is_checked())
+            .count()
+    }
+
+    /// How many features have no checks (manual ones, or old lists without checks).
+    pub fn unchecked(&self) -> usize {
+        self.features
+            .iter()
+            .filter(|feature| !feature.is_checked())
+            .count()
+    }
+
+    /// `7/9 passing, 1 manual, 1 failing`: features without checks are shown apart and never
+    /// counted as passing.
+    pub fn summary(&self) -> String {
+        let total = self.features.len();
+        let verified = self.verified();
+        let manual = self.unchecked();
+        let failing = total - verified - manual;
+        let mut text = format!("{verified}/{total} passing");
+        if manual > 0 {
+            let _ = write!(text, ", {manual} manual");
+        }
+        if failing > 0 {
+            let _ = write!(text, ", {failing} failing");
+        }
+        text
+    }
+
+    /// What stops an initializer's list from being verifiable: each feature that has no
+    /// checks and does not say `"verify": "manual"`, and each unknown `verify` value.
+    pub fn unverifiable(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for feature in &self.features {
+            let id = &feature.id;
+            match feature.extra.get("verify") {
+                Some(value) if value.as_str() != Some(MANUAL) => problems.push(format!(
+                    "feature {id:?} has \"verify\": {value}; the only value is \"manual\""
+                )),
+                _ => {}
+            }
+            if !feature.is_checked() && !feature.is_manual() {
+                problems.push(format!(
+                    "feature {id:?} has no checks: without them nothing proves it works, so it could never pass. \
+                     Add \"checks\" that exercise it (start with {{\"goto\": \"/\"}}), or, only if no machine can check it, \
+                     add \"verify\": \"manual\" (it is then shown apart and never counted as verified)"
+                ));
+            }
+        }
+        problems
     }
 
     /// The feature with this id.
@@ -345,6 +417,28 @@ mod tests {
         assert!(!list.set_passes("nope", true));
         assert!(list.first_failing().is_none());
         assert_eq!(list.get("count").unwrap().description, "Count");
+    }
+
+    #[test]
+    fn features_without_checks_must_be_manual_and_are_counted_apart() {
+        let text = r#"[
+          {"id":"a","category":"c","description":"d","steps":["s"],"checks":[{"goto":"/"}],"passes":true},
+          {"id":"b","category":"c","description":"d","steps":["s"],"passes":true,"verify":"manual"},
+          {"id":"c","category":"c","description":"d","steps":["s"],"checks":[{"goto":"/"}],"passes":false},
+          {"id":"d","category":"c","description":"d","steps":["s"],"passes":false},
+          {"id":"e","category":"c","description":"d","steps":["s"],"passes":false,"verify":"later"}
+        ]"#;
+        let list = FeatureList::parse(text).unwrap();
+        assert!(list.get("b").unwrap().is_manual());
+        assert!(!list.get("d").unwrap().is_manual());
+        assert_eq!(list.summary(), "1/5 passing, 3 manual, 1 failing");
+        assert_eq!(list.passing(), 2);
+        let problems = list.unverifiable().join("\n");
+        assert!(problems.contains("\"d\" has no checks"), "{problems}");
+        assert!(problems.contains("\"verify\": \"later\""), "{problems}");
+        assert!(problems.contains("\"e\" has no checks"), "{problems}");
+        assert!(!problems.contains("\"b\""), "{problems}");
+        assert!(!problems.contains("\"a\""), "{problems}");
     }
 
     #[test]

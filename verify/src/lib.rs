@@ -6,6 +6,7 @@ mod app;
 pub mod bench;
 mod browser;
 mod check;
+mod command_checks;
 mod error;
 mod feature_list;
 mod integrity;
@@ -16,7 +17,10 @@ mod verify;
 
 pub use app::{RunningApp, start_app};
 pub use browser::BrowserOptions;
-pub use check::{Check, ExpectText, TextMatch, WaitFor};
+pub use check::{
+    Check, ExpectAttribute, ExpectChecked, ExpectText, HttpCheck, JsonExpect, RunCheck, TextMatch,
+    WaitFor,
+};
 pub use error::VerifyError;
 pub use feature_list::{AppConfig, Feature, FeatureList};
 pub use integrity::{FeatureField, PassesPolicy, Violation, check_integrity};

@@ -11,8 +11,11 @@ use headless_chrome::{Browser, Tab};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::browser::{self, Attempt, BrowserOptions, Page, StepError, scripts, within};
+use crate::browser::{
+    self, Attempt, BrowserOptions, Page, PointerAction, StepError, scripts, within,
+};
 use crate::check::{Check, ExpectText, TextMatch};
+use crate::command_checks;
 use crate::error::VerifyError;
 use crate::feature_list::Feature;
 
@@ -71,15 +74,21 @@ pub struct FeatureResult {
     pub failure: Option<ActionFailure>,
     /// PNGs written by `screenshot` checks (and `failure.png`).
     pub screenshots: Vec<PathBuf>,
+    /// Transcripts of `run` checks (command, exit, output) and `http` checks (the exchange).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcripts: Vec<PathBuf>,
     /// `console.error` calls and uncaught exceptions seen on the page.
     pub console_errors: Vec<String>,
     /// Where this run's evidence is.
     pub evidence_dir: PathBuf,
 }
 
-/// One headless Chromium that runs features one after another.
+/// One headless Chromium (none when no selected feature drives a browser) that runs features
+/// one after another.
 pub struct BrowserRunner {
-    browser: Browser,
+    browser: Option<Browser>,
+    /// Where `run` checks run their commands.
+    project_dir: PathBuf,
     opts: BrowserOptions,
     /// Fresh incognito tabs prepared while earlier features ran (opening one costs several
     /// protocol round trips, each up to ~100 ms with headless_chrome's transport; two
@@ -94,10 +103,26 @@ impl BrowserRunner {
         let idle = opts.navigation_timeout.max(opts.action_timeout) * 6;
         let browser = browser::launch(opts, idle)?;
         Ok(Self {
-            browser,
+            browser: Some(browser),
+            ..Self::without_browser(opts)
+        })
+    }
+
+    /// A runner for features whose checks are all `run` and `http`: no Chromium is started.
+    pub fn without_browser(opts: &BrowserOptions) -> Self {
+        Self {
+            browser: None,
+            project_dir: PathBuf::from("."),
             opts: opts.clone(),
             spares: Mutex::new(VecDeque::new()),
-        })
+        }
+    }
+
+    /// Run `run` checks in `dir` (the current directory otherwise).
+    #[must_use]
+    pub fn in_project(mut self, dir: &Path) -> Self {
+        dir.clone_into(&mut self.project_dir);
+        self
     }
 
     /// Run one feature's checks against the app at `base_url`, writing evidence to `evidence_dir`.
@@ -114,6 +139,7 @@ impl BrowserRunner {
             duration_ms: 0,
             failure: None,
             screenshots: Vec::new(),
+            transcripts: Vec::new(),
             console_errors: Vec::new(),
             evidence_dir: evidence_dir.to_path_buf(),
         };
@@ -128,10 +154,12 @@ impl BrowserRunner {
                 found: error.to_string(),
                 screenshot: None,
             });
+        } else if !feature.checks.iter().any(Check::needs_browser) {
+            self.run_checks(None, feature, base_url, &mut result);
         } else {
             match self.open_page() {
                 Ok(page) => {
-                    Self::run_checks(&page, feature, base_url, &mut result);
+                    self.run_checks(Some(&page), feature, base_url, &mut result);
                     result.console_errors = page.console_errors();
                     page.close();
                 }
@@ -154,11 +182,16 @@ impl BrowserRunner {
 
     /// Take a prepared tab (or open one) and keep `SPARE_TABS` more in preparation.
     fn open_page(&self) -> Result<Page, VerifyError> {
+        let Some(browser) = &self.browser else {
+            return Err(VerifyError::Browser {
+                detail: "this run started no browser".to_owned(),
+            });
+        };
         let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
         let prepared = spares.pop_front();
         while spares.len() < SPARE_TABS {
             let (sender, receiver) = mpsc::sync_channel(1);
-            let (browser, opts) = (self.browser.clone(), self.opts.clone());
+            let (browser, opts) = (browser.clone(), self.opts.clone());
             let spawned = std::thread::Builder::new()
                 .name("baton-verify-spare-tab".to_owned())
                 .spawn(move || {
@@ -172,22 +205,45 @@ impl BrowserRunner {
         drop(spares);
         match prepared.map(|spare| spare.recv_timeout(self.opts.navigation_timeout)) {
             Some(Ok(Ok(page))) => Ok(page),
-            _ => open_incognito_page(&self.browser, &self.opts),
+            _ => open_incognito_page(browser, &self.opts),
         }
     }
 
-    fn run_checks(page: &Page, feature: &Feature, base_url: &str, result: &mut FeatureResult) {
-        let steps = implicit_open(&feature.checks)
+    fn run_checks(
+        &self,
+        page: Option<&Page>,
+        feature: &Feature,
+        base_url: &str,
+        result: &mut FeatureResult,
+    ) {
+        let steps = page
+            .and_then(|_| implicit_open(&feature.checks))
             .into_iter()
             .chain(feature.checks.iter().cloned().enumerate());
         for (index, check) in steps {
-            match run_check(page, &check, base_url, &result.evidence_dir) {
+            let outcome = match (&check, page) {
+                (Check::Run(run), _) => {
+                    let (verdict, transcript) = command_checks::run(run, &self.project_dir);
+                    Self::keep_transcript(index, "run", &transcript, result);
+                    verdict.map(|()| None)
+                }
+                (Check::Http(http), _) => {
+                    let (verdict, transcript) =
+                        command_checks::http(http, base_url, self.opts.navigation_timeout);
+                    Self::keep_transcript(index, "http", &transcript, result);
+                    verdict.map(|()| None)
+                }
+                (_, Some(page)) => run_check(page, &check, base_url, &result.evidence_dir),
+                (_, None) => Err(StepError::new("a browser", "this feature has no page")),
+            };
+            match outcome {
                 Ok(Some(screenshot)) => result.screenshots.push(screenshot),
                 Ok(None) => {}
                 Err(StepError { expected, found }) => {
-                    let screenshot = page
-                        .screenshot(&result.evidence_dir.join("failure.png"))
-                        .ok();
+                    let screenshot = page.and_then(|page| {
+                        page.screenshot(&result.evidence_dir.join("failure.png"))
+                            .ok()
+                    });
                     result.screenshots.extend(screenshot.clone());
                     result.outcome = Outcome::Failed;
                     result.failure = Some(ActionFailure {
@@ -201,6 +257,34 @@ impl BrowserRunner {
                 }
             }
         }
+    }
+
+    /// Write a `run`/`http` transcript (secrets redacted) as `check-<index>-<kind>.txt`.
+    fn keep_transcript(index: usize, kind: &str, text: &str, result: &mut FeatureResult) {
+        let path = result
+            .evidence_dir
+            .join(format!("check-{index}-{kind}.txt"));
+        match std::fs::write(&path, redact(text)) {
+            Ok(()) => result.transcripts.push(path),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot write a transcript");
+            }
+        }
+    }
+}
+
+/// Values of `Authorization` headers and of `*KEY*`/`*TOKEN*`/`*SECRET*`/`*PASSWORD*`
+/// assignments are replaced before a transcript is written.
+fn redact(text: &str) -> String {
+    static SECRET: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)(authorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?|bearer\s+|[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*["']?\s*[:=]\s*["']?)[^\s"',}]+"#,
+        )
+        .ok()
+    });
+    match &*SECRET {
+        Some(re) => re.replace_all(text, "${1}[redacted]").into_owned(),
+        None => text.to_owned(),
     }
 }
 
@@ -239,7 +323,86 @@ fn run_check(
 ) -> Result<Option<PathBuf>, StepError> {
     match check {
         Check::Goto(target) => page.goto(&join_url(base_url, target)).map(|()| None),
-        Check::Click(selector) => page.click(selector).map(|()| None),
+        Check::Click(selector) => page.pointer(selector, PointerAction::Click).map(|()| None),
+        Check::Dblclick(selector) => page
+            .pointer(selector, PointerAction::DoubleClick)
+            .map(|()| None),
+        Check::Hover(selector) => page.pointer(selector, PointerAction::Hover).map(|()| None),
+        Check::Check(selector) => page.pointer(selector, PointerAction::Check).map(|()| None),
+        Check::Uncheck(selector) => page
+            .pointer(selector, PointerAction::Uncheck)
+            .map(|()| None),
+        Check::ExpectValue(expect) => expect_state(
+            page,
+            &expect.selector,
+            None,
+            &format!("value of {:?} {}", expect.selector, expect.matcher),
+            |state| match state["value"].as_str() {
+                Some(value) if expect.matcher.matches(value) => Ok(()),
+                Some(value) => Err(format!("value {:?}", cap(value))),
+                None => Err(format!("{} has no value", state["describe"])),
+            },
+        )
+        .map(|()| None),
+        Check::ExpectChecked(expect) => {
+            let want = expect.checked();
+            expect_state(
+                page,
+                expect.selector(),
+                None,
+                &format!(
+                    "{:?} {}",
+                    expect.selector(),
+                    if want { "checked" } else { "unchecked" }
+                ),
+                |state| match state["checked"].as_bool() {
+                    Some(checked) if checked == want => Ok(()),
+                    Some(checked) => Err(if checked { "checked" } else { "unchecked" }.to_owned()),
+                    None => Err(format!(
+                        "{} is not a checkbox or radio button",
+                        state["describe"]
+                    )),
+                },
+            )
+            .map(|()| None)
+        }
+        Check::ExpectEnabled(selector) | Check::ExpectDisabled(selector) => {
+            let want_disabled = matches!(check, Check::ExpectDisabled(_));
+            let word = |disabled: bool| if disabled { "disabled" } else { "enabled" };
+            expect_state(
+                page,
+                selector,
+                None,
+                &format!("{selector:?} {}", word(want_disabled)),
+                |state| {
+                    let disabled = state["disabled"] == true;
+                    if disabled == want_disabled {
+                        Ok(())
+                    } else {
+                        Err(format!("{} is {}", state["describe"], word(disabled)))
+                    }
+                },
+            )
+            .map(|()| None)
+        }
+        Check::ExpectAttribute(expect) => expect_state(
+            page,
+            &expect.selector,
+            Some(&expect.name),
+            &format!(
+                "attribute {} of {:?} {}",
+                expect.name, expect.selector, expect.matcher
+            ),
+            |state| match state["attribute"].as_str() {
+                Some(value) if expect.matcher.matches(value) => Ok(()),
+                Some(value) => Err(format!("{}={:?}", expect.name, cap(value))),
+                None => Err(format!(
+                    "{} has no attribute {}",
+                    state["describe"], expect.name
+                )),
+            },
+        )
+        .map(|()| None),
         Check::Fill { selector, text } => page.fill(selector, text).map(|()| None),
         Check::Press { selector, key } => page.press(selector.as_deref(), key).map(|()| None),
         Check::Select { selector, value } => page.select(selector, value).map(|()| None),
@@ -250,7 +413,11 @@ fn run_check(
             expect_visibility(page, wait.selector(), true, timeout).map(|()| None)
         }
         Check::Reload(true) => page.reload().map(|()| None),
-        Check::Reload(false) | Check::ExpectNoConsoleErrors(false) => Ok(None),
+        // `run` and `http` are run by `run_checks` itself: they need no page.
+        Check::Reload(false)
+        | Check::ExpectNoConsoleErrors(false)
+        | Check::Run(_)
+        | Check::Http(_) => Ok(None),
         Check::ExpectText(expect) => expect_text(page, expect).map(|()| None),
         Check::ExpectVisible(selector) => {
             expect_visibility(page, selector, true, page.action_timeout).map(|()| None)
@@ -299,6 +466,29 @@ fn expect_text(page: &Page, expect: &ExpectText) -> Result<(), StepError> {
                     ))
                 }
             }
+            Attempt::Again(found) => Attempt::Again(found),
+            Attempt::Fatal(found) => Attempt::Fatal(found),
+        }
+    })
+    .map_err(|found| StepError::new(expected, found))
+}
+
+/// Retry until the first match's state (see `scripts::state`) satisfies `judge`.
+fn expect_state(
+    page: &Page,
+    selector: &str,
+    attribute: Option<&str>,
+    expected: &str,
+    judge: impl Fn(&Value) -> Result<(), String>,
+) -> Result<(), StepError> {
+    let script = scripts::state(selector, attribute);
+    page.retry(page.action_timeout, |page, remaining| {
+        match page.eval(&script, remaining) {
+            Attempt::Done(state) if state["found"] == true => match judge(&state) {
+                Ok(()) => Attempt::Done(()),
+                Err(found) => Attempt::Again(found),
+            },
+            Attempt::Done(_) => Attempt::Again(format!("no element matches {selector:?}")),
             Attempt::Again(found) => Attempt::Again(found),
             Attempt::Fatal(found) => Attempt::Fatal(found),
         }
@@ -477,6 +667,17 @@ mod tests {
             "https://example.test/x"
         );
         assert_eq!(join_url("http://h:1", "a"), "http://h:1/a");
+    }
+
+    #[test]
+    fn transcripts_are_redacted() {
+        let text = "API_KEY=abc123 Authorization: Bearer xyz {\"token\": \"t0k\"} plain";
+        let clean = redact(text);
+        assert!(
+            !clean.contains("abc123") && !clean.contains("xyz") && !clean.contains("t0k"),
+            "{clean}"
+        );
+        assert!(clean.contains("plain"), "{clean}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use headless_chrome::{Browser, Tab};
 
-use crate::browser::{self, BrowserOptions, Page, StepError, within};
+use crate::browser::{self, BrowserOptions, Page, PointerAction, StepError, within};
 use crate::error::VerifyError;
 
 /// Chromium's connection closes after this long without traffic; the session relaunches then.
@@ -108,7 +108,9 @@ impl BrowserSession {
 
     /// Click the first visible element matching `selector`.
     pub fn click(&self, selector: &str) -> Result<(), VerifyError> {
-        self.with_page(&format!("click {selector:?}"), |page| page.click(selector))
+        self.with_page(&format!("click {selector:?}"), |page| {
+            page.pointer(selector, PointerAction::Click)
+        })
     }
 
     /// Replace the text of the first visible field matching `selector`.

@@ -1,5 +1,5 @@
-//! A whole verification run: start the app (unless a URL is given), one Chromium, the
-//! selected features' checks, evidence under `<project>/.baton/evidence/<feature>/<run>/`.
+//! A whole verification run: start the app (unless a URL is given, or only `run` checks are
+//! selected), one Chromium (when a check drives a browser), the selected features' checks, evidence under `<project>/.baton/evidence/<feature>/<run>/`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::{RunningApp, start_app};
 use crate::browser::BrowserOptions;
+use crate::check::Check;
 use crate::error::VerifyError;
 use crate::feature_list::{Feature, FeatureList};
 use crate::runner::{BrowserRunner, FeatureResult, Outcome};
@@ -71,9 +72,14 @@ pub fn verify_features(
 ) -> Result<VerifyReport, VerifyError> {
     let selected = select(list, ids)?;
     let run = new_run_name(project_dir);
+    let checks = || selected.iter().flat_map(|feature| &feature.checks);
+    // A CLI or a library has no app to start: features with only `run` checks need none.
+    let needs_app = checks().any(Check::needs_app);
     let (app, base_url, app_log): (Option<RunningApp>, String, Option<PathBuf>) =
         if let Some(url) = url {
             (None, url.to_owned(), None)
+        } else if !needs_app {
+            (None, String::new(), None)
         } else {
             let log = project_dir
                 .join(".baton")
@@ -84,9 +90,10 @@ pub fn verify_features(
             let base_url = app.url.clone();
             (Some(app), base_url, Some(log))
         };
-    let needs_browser = selected.iter().any(|feature| !feature.checks.is_empty());
-    let runner = if needs_browser {
-        Some(BrowserRunner::launch(opts)?)
+    let runner = if checks().any(Check::needs_browser) {
+        Some(BrowserRunner::launch(opts)?.in_project(project_dir))
+    } else if checks().next().is_some() {
+        Some(BrowserRunner::without_browser(opts).in_project(project_dir))
     } else {
         None
     };
@@ -148,6 +155,7 @@ fn no_checks(feature: &Feature, evidence_dir: PathBuf) -> FeatureResult {
         duration_ms: 0,
         failure: None,
         screenshots: Vec::new(),
+        transcripts: Vec::new(),
         console_errors: Vec::new(),
         evidence_dir,
     }

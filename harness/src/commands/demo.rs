@@ -80,10 +80,15 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await?;
     println!();
     println!("The result is in {}", out.display());
-    println!(
-        "  look at it:    cd {} && PORT=8000 bash init.sh   # then open http://127.0.0.1:8000/",
-        out.display()
-    );
+    // Only web examples have a server to start; a CLI example is looked at in its folder.
+    if out.join("init.sh").is_file() {
+        println!(
+            "  look at it:    cd {} && PORT=8000 bash init.sh   # then open http://127.0.0.1:8000/",
+            out.display()
+        );
+    } else {
+        println!("  look at it:    cd {}", out.display());
+    }
     println!("  its history:   git -C {} log --oneline", out.display());
     println!("  the features:  {}/feature_list.json", out.display());
     println!("  the notes:     {}/baton-progress.md", out.display());

@@ -117,10 +117,20 @@ fn print_summary(runner: &ThreadRunner, outcome: Option<&RunOutcome>) {
     println!("project    {}", runner.project().display());
     println!("sessions   {}", state.sessions_run);
     println!("steps      {}", state.step);
+    // From the list itself when it is there, so manual features are shown apart.
+    let features =
+        baton_verify::FeatureList::load(&runner.project().join(crate::feature_guard::FEATURE_LIST))
+            .map_or_else(
+                |_| {
+                    format!(
+                        "{}/{} passing",
+                        state.features_passing, state.features_total
+                    )
+                },
+                |list| list.summary(),
+            );
     println!(
-        "features   {}/{} passing{}",
-        state.features_passing,
-        state.features_total,
+        "features   {features}{}",
         crate::display::blocked_note(state)
     );
     println!(

@@ -42,7 +42,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             let outcome = match result.outcome {
                 Outcome::Passed => "passed",
                 Outcome::Failed => "FAILED",
-                Outcome::NoChecks => "no checks",
+                Outcome::NoChecks => "manual",
             };
             println!(
                 "{:<28} {:<9} {:>6}ms  {}",
@@ -52,10 +52,22 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 crate::runner::failure_text(result).unwrap_or_default()
             );
         }
+        let passed = count(&report.results, Outcome::Passed);
+        let manual = count(&report.results, Outcome::NoChecks);
+        let failing = count(&report.results, Outcome::Failed);
+        // Features without checks are shown apart: nothing verified them.
+        println!(
+            "{passed}/{} passing, {manual} manual, {failing} failing",
+            report.results.len()
+        );
     }
     Ok(if failed {
         ExitCode::Failure
     } else {
         ExitCode::Ok
     })
+}
+
+fn count(results: &[baton_verify::FeatureResult], outcome: Outcome) -> usize {
+    results.iter().filter(|r| r.outcome == outcome).count()
 }

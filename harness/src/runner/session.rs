@@ -245,14 +245,20 @@ impl ThreadRunner {
 }
 
 fn feature_summary(list: &FeatureList) -> String {
-    let mut out = format!(
-        "{} features, {} passing:\n",
-        list.features.len(),
-        list.passing()
-    );
+    let mut out = format!("{} features, {}:\n", list.features.len(), list.summary());
     for feature in &list.features {
         let mark = if feature.passes { "x" } else { " " };
-        let _ = writeln!(out, "- [{mark}] {}: {}", feature.id, feature.description);
+        // Manual features are never counted as verified, even when their session ended.
+        let manual = if feature.is_checked() {
+            ""
+        } else {
+            " (manual)"
+        };
+        let _ = writeln!(
+            out,
+            "- [{mark}] {}{manual}: {}",
+            feature.id, feature.description
+        );
     }
     out.trim_end().to_owned()
 }

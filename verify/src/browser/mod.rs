@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use headless_chrome::{Browser, LaunchOptions};
 
-pub(crate) use page::{Attempt, Page, StepError};
+pub(crate) use page::{Attempt, Page, PointerAction, StepError};
 
 use crate::error::VerifyError;
 use crate::reaper::{self, ChromiumLauncher};

@@ -50,6 +50,28 @@ pub(crate) enum Attempt<T> {
     Fatal(String),
 }
 
+/// The pointer actions, each a mouse move and then its clicks at the action point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PointerAction {
+    Click,
+    DoubleClick,
+    Hover,
+    Check,
+    Uncheck,
+}
+
+impl PointerAction {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Click => "click",
+            Self::DoubleClick => "double click",
+            Self::Hover => "hover",
+            Self::Check => "check",
+            Self::Uncheck => "uncheck",
+        }
+    }
+}
+
 /// A console message or uncaught exception.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConsoleEntry {
@@ -135,7 +157,7 @@ impl Page {
         let params = json!({
             "expression": expression,
             "returnByValue": true,
-            "awaitPromise": false,
+            "awaitPromise": true,
             "userGesture": true,
             "silent": true,
         });
@@ -271,25 +293,60 @@ impl Page {
         }
     }
 
-    /// Click the centre of the first visible match with real mouse events.
-    pub(crate) fn click(&self, selector: &str) -> Result<(), StepError> {
-        let expected = format!("a clickable element matching {selector:?}");
+    /// A pointer action on the first visible match with real mouse events, once it passes
+    /// the actionability checks (see `scripts::action_target`); retried until the action timeout.
+    pub(crate) fn pointer(&self, selector: &str, action: PointerAction) -> Result<(), StepError> {
+        let expected = format!("{} on an element matching {selector:?}", action.verb());
+        let want_checked = match action {
+            PointerAction::Check => Some(true),
+            PointerAction::Uncheck => Some(false),
+            _ => None,
+        };
+        let need_enabled = action != PointerAction::Hover;
         let target = self
-            .retry_probe(&scripts::click_target(selector), self.action_timeout)
+            .retry_probe(
+                &scripts::action_target(selector, need_enabled, want_checked),
+                self.action_timeout,
+            )
             .map_err(|found| StepError::new(&expected, found))?;
+        if target["done"] == true {
+            return Ok(());
+        }
         let (x, y) = (
             target["x"].as_f64().unwrap_or_default(),
             target["y"].as_f64().unwrap_or_default(),
         );
-        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
-            let mut event = json!({ "type": kind, "x": x, "y": y });
-            if kind != "mouseMoved" {
-                event["button"] = json!("left");
-                event["clickCount"] = json!(1);
+        let clicks: &[u32] = match action {
+            PointerAction::Hover => &[],
+            PointerAction::DoubleClick => &[1, 2],
+            _ => &[1],
+        };
+        let mut events = vec![json!({ "type": "mouseMoved", "x": x, "y": y })];
+        for &count in clicks {
+            for kind in ["mousePressed", "mouseReleased"] {
+                events.push(
+                    json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": count }),
+                );
             }
+        }
+        for event in events {
             self.lane
                 .call("Input.dispatchMouseEvent", &event, self.action_timeout)
                 .map_err(|found| StepError::new(&expected, found))?;
+        }
+        if let Some(want) = want_checked {
+            // As Playwright does: a click that does not change the state is a failure, not a retry.
+            let state = match self.eval(&scripts::checked_of_visible(selector), self.action_timeout)
+            {
+                Attempt::Done(value) => value["checked"].as_bool(),
+                _ => None,
+            };
+            if state != Some(want) {
+                return Err(StepError::new(
+                    expected,
+                    "clicking the element did not change its state",
+                ));
+            }
         }
         Ok(())
     }

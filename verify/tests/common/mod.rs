@@ -5,6 +5,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
+/// The corpus of real-app patterns, one small page each, with `features.json` beside them.
+pub fn fixture_patterns() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/patterns")
+}
+
 pub fn fixture_app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app")
 }
