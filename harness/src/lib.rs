@@ -22,6 +22,7 @@ pub mod logging;
 pub mod memory;
 pub mod progress;
 pub mod project;
+pub mod project_id;
 pub mod prompt;
 pub mod runner;
 pub mod state;

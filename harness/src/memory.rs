@@ -9,16 +9,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use baton_memory::{
-    Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryKind, MemoryRecord, RecallFilter,
+    Adoption, Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryError, MemoryKind,
+    MemoryRecord, RecallFilter,
 };
 use chrono::Utc;
 
 use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::project::Committed;
+use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
 
-/// The collection baton's memories live in.
+/// The server collection baton's memories live in unless `memory.collection` says otherwise.
 pub const COLLECTION: &str = "baton";
 
 /// Files named in a commit memory; the rest are counted. A vendored dependency or a
@@ -36,19 +38,22 @@ pub fn commit_text(message: &str, files: &[String]) -> String {
     text
 }
 
-/// An open memory plus the project name its records carry.
+/// An open memory plus the project id its records carry.
 #[derive(Clone)]
 pub struct MemoryHandle {
     pub memory: Arc<Memory>,
+    /// The project's id (see [`crate::project_id`]): every record carries it, recall filters on it.
     pub project: String,
 }
 
-/// The memory configuration for a project: the embedded shard in `.baton/memory/`, or the
-/// Qdrant server named by `QDRANT_URL` / `memory.qdrant_url`.
+/// The memory configuration for a project whose own files are in `project` (a fork's
+/// worktree passes its origin): the embedded shard in `.baton/memory/`, or the Qdrant
+/// server named by `QDRANT_URL` / `memory.qdrant_url`.
 pub fn config_for(
     project: &Path,
     settings_url: Option<&str>,
     api_key: Option<&str>,
+    collection: &str,
 ) -> MemoryConfig {
     let backend = match settings_url {
         Some(url) => Backend::Server {
@@ -62,19 +67,56 @@ pub fn config_for(
     MemoryConfig {
         backend,
         embedder: EmbedderOptions::default(),
-        collection: COLLECTION.to_owned(),
+        collection: collection.to_owned(),
     }
 }
 
-/// The project's name as memories record it: its folder name.
-pub fn project_name(project: &Path) -> String {
-    project.file_name().map_or_else(
-        || "project".to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 impl MemoryHandle {
+    /// Opens the memory of the project in `project` (for a fork's worktree, its origin's),
+    /// keyed by the project's id, and adopts memories made before projects had ids.
+    pub async fn open(
+        project: &Path,
+        url: Option<&str>,
+        api_key: Option<&str>,
+        collection: &str,
+    ) -> Result<MemoryHandle, HarnessError> {
+        let identity = ProjectIdentity::resolve(project)?;
+        let config = |folder: &Path| config_for(folder, url, api_key, collection);
+        let memory = match Memory::open(config(&identity.home)).await {
+            // The origin's embedded store is one process's at a time; a fork running beside
+            // its parent remembers into its own worktree rather than not at all.
+            Err(MemoryError::StoreLocked { path }) if !same_folder(&identity.home, project) => {
+                tracing::warn!(
+                    origin = %path.display(),
+                    "the origin project's memory is in use by another process; this worktree \
+                     uses its own (a Qdrant server, QDRANT_URL, lets them share)"
+                );
+                Memory::open(config(project)).await?
+            }
+            opened => opened?,
+        };
+        let adoption = if url.is_some() {
+            Adoption::Named {
+                names: identity.legacy_names(),
+                threads: identity.threads(),
+            }
+        } else {
+            Adoption::Everything
+        };
+        let adopted = memory.adopt(&identity.id, &adoption).await?;
+        if adopted > 0 {
+            tracing::info!(
+                adopted,
+                project = %identity.id,
+                "memories made before project ids now carry this project's id"
+            );
+        }
+        Ok(MemoryHandle {
+            memory: Arc::new(memory),
+            project: identity.id,
+        })
+    }
+
     /// Opens memory unless it is switched off; failing to open it is an error that names the
     /// fix (and `--no-memory`).
     pub async fn open_if_enabled(
@@ -84,16 +126,14 @@ impl MemoryHandle {
         if !settings.memory_enabled {
             return Ok(None);
         }
-        let config = config_for(
+        MemoryHandle::open(
             project,
             settings.qdrant_url.as_deref(),
             settings.qdrant_api_key.as_deref(),
-        );
-        let memory = Memory::open(config).await?;
-        Ok(Some(MemoryHandle {
-            memory: Arc::new(memory),
-            project: project_name(project),
-        }))
+            &settings.qdrant_collection,
+        )
+        .await
+        .map(Some)
     }
 
     /// A record with the fields every harness memory shares.
@@ -116,6 +156,13 @@ impl MemoryHandle {
         if let Err(error) = self.memory.remember(records).await {
             tracing::warn!(%error, "could not store memories; the session goes on without them");
         }
+    }
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 

@@ -60,6 +60,15 @@ impl ServerStore {
         Ok(store)
     }
 
+    /// Deletes the collection and everything in it (tests and benchmarks clean up with it).
+    pub async fn delete_collection(&self) -> Result<(), MemoryError> {
+        self.client
+            .delete_collection(&self.collection)
+            .await
+            .map_err(server_err(&self.url))?;
+        Ok(())
+    }
+
     async fn create_collection(&self) -> Result<(), MemoryError> {
         let err = server_err(&self.url);
         let mut dense = VectorsConfigBuilder::default();

@@ -31,3 +31,25 @@ pub fn model() -> Option<Arc<FastEmbedder>> {
         })
         .clone()
 }
+
+/// The Qdrant server to test against (`QDRANT_URL`); `None` (after a loud message) when it
+/// is unset and BATON_REQUIRE_QDRANT is unset. CI sets both (`.ci/run` starts the server),
+/// so there a missing server fails instead of skipping.
+pub fn qdrant_url() -> Option<String> {
+    if let Ok(url) = std::env::var("QDRANT_URL") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("BATON_REQUIRE_QDRANT").is_none(),
+        "BATON_REQUIRE_QDRANT is set but QDRANT_URL is not; start a server with `bash ../shared/qdrant/start.sh` and export the URL it prints"
+    );
+    eprintln!(
+        "\n*** SKIPPING server test: QDRANT_URL is not set (scripts/test.sh starts ../shared/qdrant when it is there) ***\n"
+    );
+    None
+}
+
+/// A collection name no other test run uses.
+pub fn fresh_collection(what: &str) -> String {
+    format!("baton-test-{what}-{}", uuid::Uuid::new_v4())
+}
