@@ -1,0 +1,164 @@
+//! Memory on a real Qdrant server (../shared/qdrant, started by scripts/test.sh), configured
+//! as a user would (`qdrant_url` in baton.toml): the todo demo remembers on the server and
+//! `recall` reads it back; threads killed around their memory writes and resumed end with
+//! exactly the memories of an uninterrupted run; two projects with the same folder name on
+//! one server never see each other's memories. Each test removes its collection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use baton_tests::{
+    TestCollection, baton, baton_env, describe, examples_dir, project_from_example, test_qdrant_url,
+};
+use serde_json::Value;
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn stats(project: &Path) -> Value {
+    let output = baton(
+        project,
+        &["memory", "stats", "--json", "--project", p(project)],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn recall(project: &Path, query: &str) -> Vec<Value> {
+    let output = baton(
+        project,
+        &[
+            "recall",
+            query,
+            "--json",
+            "--limit",
+            "50",
+            "--project",
+            p(project),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_todo_demo_remembers_on_the_server_and_recall_reads_it_back() {
+    let Some(url) = test_qdrant_url() else {
+        return;
+    };
+    let collection = TestCollection::new(&url, "demo");
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("todo");
+    std::fs::create_dir_all(&out).unwrap();
+    collection.configure(&out);
+    let output = baton(root.path(), &["demo", "--out", p(&out)]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(
+        !out.join(".baton").join("memory").exists(),
+        "nothing is kept in the embedded store"
+    );
+
+    let stats = stats(&out);
+    assert_eq!(stats["backend"], "server", "{stats:#}");
+    assert!(
+        stats["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(&collection.name),
+        "{stats:#}"
+    );
+    assert!(stats["total"].as_u64().unwrap() >= 10, "{stats:#}");
+    let hits = recall(&out, "where are todos saved");
+    let first = &hits[0]["record"];
+    assert_eq!(first["kind"], "commit", "{hits:#?}");
+    assert_eq!(first["feature"], "persist-todos", "{hits:#?}");
+}
+
+/// Runs the counter-app script as thread `m` in `project`, with `failpoints` killing the
+/// first runs (one per failpoint, each a `kill -9`), then resumes until it ends.
+fn run_killed(root: &Path, project: &Path, failpoints: &[&str]) {
+    let script = examples_dir().join("counter-app").join("script.json");
+    let (project, script) = (p(project), p(&script));
+    let mut args = vec!["run", project, "--script", script, "--thread", "m"];
+    for failpoint in failpoints {
+        let output = baton_env(root, &args, &[("BATON_FAILPOINT", failpoint)]);
+        assert_eq!(
+            output.status.code(),
+            None,
+            "killed at {failpoint}: {}",
+            describe(&output)
+        );
+        args = vec!["resume", "m", "--project", project, "--script", script];
+    }
+    let output = baton(root, &args);
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+/// What a project's memory holds, without what differs between two runs of one script
+/// (commit shas, times): kind, session, feature and text of each memory.
+fn contents(project: &Path) -> BTreeSet<String> {
+    recall(project, "the counter app: buttons, value, styles, errors")
+        .iter()
+        .map(|hit| {
+            let r = &hit["record"];
+            format!(
+                "{} {} {} {}",
+                r["kind"], r["session"], r["feature"], r["text"]
+            )
+        })
+        .collect()
+}
+
+fn ids(project: &Path) -> BTreeSet<String> {
+    recall(project, "the counter app: buttons, value, styles, errors")
+        .iter()
+        .map(|hit| hit["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn killed_around_memory_writes_and_resumed_loses_and_duplicates_nothing_and_projects_stay_apart() {
+    let Some(url) = test_qdrant_url() else {
+        return;
+    };
+    let collection = TestCollection::new(&url, "kill");
+    let root = tempfile::tempdir().unwrap();
+    // Two projects with the same folder name, the same script and the same thread name.
+    let whole = project_from_example(&root.path().join("a"), "counter-app");
+    let killed = project_from_example(&root.path().join("b"), "counter-app");
+    collection.configure(&whole);
+    collection.configure(&killed);
+
+    run_killed(root.path(), &whole, &[]);
+    let expected = stats(&whole);
+    assert!(expected["total"].as_u64().unwrap() >= 8, "{expected:#}");
+
+    // Killed just before session 2's memories are written, just after session 3's are
+    // (before its checkpoint), and before a checkpoint frame.
+    run_killed(
+        root.path(),
+        &killed,
+        &[
+            "session.after_commit:2",
+            "session.after_remember:3",
+            "checkpoint.before_frame:1",
+        ],
+    );
+    let got = stats(&killed);
+    assert_eq!(got["total"], expected["total"], "{got:#} vs {expected:#}");
+    assert_eq!(got["by_kind"], expected["by_kind"]);
+    assert_eq!(contents(&killed), contents(&whole));
+
+    // Alike in content, apart on the server: neither recalls the other's memories, and the
+    // second did not overwrite the first's.
+    assert_ne!(got["project"], expected["project"]);
+    assert!(ids(&whole).is_disjoint(&ids(&killed)));
+    assert_eq!(stats(&whole)["total"], expected["total"]);
+    for (project, id) in [(&whole, &expected["project"]), (&killed, &got["project"])] {
+        for hit in recall(project, "counter") {
+            assert_eq!(&hit["record"]["project"], id, "{hit:#}");
+        }
+    }
+}
