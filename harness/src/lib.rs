@@ -20,6 +20,7 @@ pub mod failpoint;
 pub mod feature_guard;
 pub mod logging;
 pub mod memory;
+pub mod memory_queue;
 pub mod progress;
 pub mod project;
 pub mod project_id;

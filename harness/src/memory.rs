@@ -16,6 +16,7 @@ use chrono::Utc;
 
 use crate::config::Settings;
 use crate::error::HarnessError;
+use crate::memory_queue::{PendingMemories, is_unreachable};
 use crate::project::Committed;
 use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
@@ -44,6 +45,8 @@ pub struct MemoryHandle {
     pub memory: Arc<Memory>,
     /// The project's id (see [`crate::project_id`]): every record carries it, recall filters on it.
     pub project: String,
+    /// Writes waiting for the store to answer again (see [`crate::memory_queue`]).
+    pub pending: Arc<PendingMemories>,
 }
 
 /// The memory configuration for a project whose own files are in `project` (a fork's
@@ -111,9 +114,16 @@ impl MemoryHandle {
                 "memories made before project ids now carry this project's id"
             );
         }
+        let pending = PendingMemories::new(&identity.home);
+        if pending.waiting()
+            && let Err(error) = pending.replay(&memory).await
+        {
+            pending.report(&error);
+        }
         Ok(MemoryHandle {
             memory: Arc::new(memory),
             project: identity.id,
+            pending: Arc::new(pending),
         })
     }
 
@@ -152,9 +162,26 @@ impl MemoryHandle {
         }
     }
 
+    /// Stores records. A store that does not answer gets them later (queued, fsynced); a
+    /// store that refuses them is logged. Either way the session goes on.
     pub(crate) async fn remember(&self, records: Vec<MemoryRecord>) {
-        if let Err(error) = self.memory.remember(records).await {
-            tracing::warn!(%error, "could not store memories; the session goes on without them");
+        match self.memory.remember(records.clone()).await {
+            Ok(_) => {
+                if self.pending.waiting()
+                    && let Err(error) = self.pending.replay(&self.memory).await
+                {
+                    self.pending.report(&error);
+                }
+            }
+            Err(error) if is_unreachable(&error) => {
+                self.pending.report(&error);
+                if let Err(e) = self.pending.push(&records) {
+                    tracing::warn!(error = %e, path = %self.pending.path().display(), "could not queue memories; they are lost");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not store memories; the session goes on without them");
+            }
         }
     }
 }
@@ -226,6 +253,10 @@ impl ThreadRunner {
         let query = format!("{feature}: {description}");
         match recall_distinct(&handle.memory, &query, &filter, self.settings.memory_top_k).await {
             Ok(hits) => hits.iter().map(format_hit).collect(),
+            Err(error) if is_unreachable(&error) => {
+                handle.pending.report(&error);
+                Vec::new()
+            }
             Err(error) => {
                 tracing::warn!(%error, "recall failed; the session starts without memories");
                 Vec::new()

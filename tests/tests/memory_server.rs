@@ -2,14 +2,19 @@
 //! as a user would (`qdrant_url` in baton.toml): the todo demo remembers on the server and
 //! `recall` reads it back; threads killed around their memory writes and resumed end with
 //! exactly the memories of an uninterrupted run; two projects with the same folder name on
-//! one server never see each other's memories. Each test removes its collection.
+//! one server never see each other's memories; a server that goes away mid-run costs one
+//! warning, and the memories written meanwhile are queued and written when it is back.
+//! Each test removes its collection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use baton_tests::{
-    TestCollection, baton, baton_env, describe, examples_dir, project_from_example, test_qdrant_url,
+    TestCollection, baton, baton_bin, baton_env, describe, examples_dir, project_from_example,
+    test_qdrant_url,
 };
 use serde_json::Value;
 
@@ -161,4 +166,133 @@ fn killed_around_memory_writes_and_resumed_loses_and_duplicates_nothing_and_proj
             assert_eq!(&hit["record"]["project"], id, "{hit:#}");
         }
     }
+}
+
+/// A Qdrant server of this test's own (the shared test server must stay up for the
+/// others), on free ports, that can be stopped and started again on the same storage.
+struct OwnServer {
+    start_sh: PathBuf,
+    http: u16,
+    grpc: u16,
+    storage: tempfile::TempDir,
+}
+
+impl OwnServer {
+    fn new() -> OwnServer {
+        let start_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/qdrant/start.sh");
+        assert!(
+            start_sh.is_file(),
+            "{} is missing: the outage test starts and stops a server of its own",
+            start_sh.display()
+        );
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        OwnServer {
+            start_sh,
+            http: port(),
+            grpc: port(),
+            storage: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn script(&self, args: &[&str]) -> String {
+        let output = Command::new("bash")
+            .arg(&self.start_sh)
+            .args(args)
+            .env("QDRANT_HTTP_PORT", self.http.to_string())
+            .env("QDRANT_GRPC_PORT", self.grpc.to_string())
+            .env("QDRANT_STORAGE", self.storage.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn start(&self) -> String {
+        self.script(&[])
+    }
+
+    fn stop(&self) {
+        self.script(&["stop"]);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn status_m(project: &Path) -> Option<Value> {
+    let output = baton(project, &["status", "m", "--json", "--project", p(project)]);
+    output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[test]
+fn a_server_that_goes_away_mid_run_warns_once_and_loses_no_memory() {
+    if test_qdrant_url().is_none() {
+        return;
+    }
+    let server = OwnServer::new();
+    let url = server.start();
+    let collection = TestCollection::new(&url, "outage");
+    let root = tempfile::tempdir().unwrap();
+    let whole = project_from_example(&root.path().join("a"), "counter-app");
+    collection.configure(&whole);
+    run_killed(root.path(), &whole, &[]);
+    let expected = stats(&whole);
+
+    let project = project_from_example(&root.path().join("b"), "counter-app");
+    collection.configure(&project);
+    let mut toml = std::fs::read_to_string(project.join("baton.toml")).unwrap();
+    toml.push_str("\n[pause]\nmax_steps = 4\n");
+    std::fs::write(project.join("baton.toml"), toml).unwrap();
+    let script = examples_dir().join("counter-app").join("script.json");
+    let child = Command::new(baton_bin())
+        .args(["run", p(&project), "--script", p(&script), "--thread", "m"])
+        .env_remove("BATON_FAILPOINT")
+        .env_remove("OPENAI_BASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_mins(2);
+    while !status_m(&project).is_some_and(|s| s["paused"].is_string()) {
+        assert!(Instant::now() < deadline, "the thread never paused");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The server goes away while the thread is paused mid-run, after its first session.
+    server.stop();
+    let output = baton(&project, &["continue", "m", "--project", p(&project)]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the thread goes on: {}",
+        describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("memory is unreachable").count(),
+        1,
+        "one warning: {stderr}"
+    );
+    let queue = project.join(".baton").join("memory-pending.jsonl");
+    assert!(std::fs::metadata(&queue).unwrap().len() > 0);
+
+    // Back again: opening memory writes what waited, and nothing is missing or doubled.
+    server.start();
+    let got = stats(&project);
+    assert_eq!(got["total"], expected["total"], "{got:#} vs {expected:#}");
+    assert_eq!(got["by_kind"], expected["by_kind"]);
+    assert_eq!(std::fs::metadata(&queue).unwrap().len(), 0);
+    assert_eq!(contents(&project), contents(&whole));
 }
