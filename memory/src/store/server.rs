@@ -261,9 +261,21 @@ impl VectorStore for ServerStore {
         Ok(Page { points, next })
     }
 
+    /// The server indexes in the background by itself; this waits until it is done
+    /// (the collection is no longer yellow), so what follows is searched through the index.
     async fn optimize(&self) -> Result<(), MemoryError> {
-        // The server's own optimizer indexes in the background.
-        Ok(())
+        loop {
+            let info = self
+                .client
+                .collection_info(&self.collection)
+                .await
+                .map_err(server_err(&self.url))?;
+            let status = info.result.map(|r| r.status);
+            if status != Some(qdrant::CollectionStatus::Yellow as i32) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     async fn clear(&self) -> Result<(), MemoryError> {
