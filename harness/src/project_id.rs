@@ -189,13 +189,11 @@ fn from_history(home: &Path) -> Option<(Uuid, &'static str)> {
         if let Some(id) = commit.message().ok().and_then(trailer_id) {
             return Some((id, "git-trailer"));
         }
-        match commit.parent(0) {
-            Ok(parent) => commit = parent,
-            Err(_) => {
-                let root = format!("git-root:{}", commit.id());
-                return Some((Uuid::new_v5(&ROOT_NAMESPACE, root.as_bytes()), "git-root"));
-            }
-        }
+        let Ok(parent) = commit.parent(0) else {
+            let root = format!("git-root:{}", commit.id());
+            return Some((Uuid::new_v5(&ROOT_NAMESPACE, root.as_bytes()), "git-root"));
+        };
+        commit = parent;
     }
 }
 

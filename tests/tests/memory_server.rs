@@ -3,8 +3,8 @@
 //! `recall` reads it back; threads killed around their memory writes and resumed end with
 //! exactly the memories of an uninterrupted run; two projects with the same folder name on
 //! one server never see each other's memories; a server that goes away mid-run costs one
-//! warning, and the memories written meanwhile are queued and written when it is back.
-//! Each test removes its collection.
+//! warning, and the memories written meanwhile are queued and written when it is back; two
+//! runs at once share the server safely. Each test removes its collection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -295,4 +295,44 @@ fn a_server_that_goes_away_mid_run_warns_once_and_loses_no_memory() {
     assert_eq!(got["by_kind"], expected["by_kind"]);
     assert_eq!(std::fs::metadata(&queue).unwrap().len(), 0);
     assert_eq!(contents(&project), contents(&whole));
+}
+
+#[test]
+fn two_runs_at_once_share_the_server_safely() {
+    let Some(url) = test_qdrant_url() else {
+        return;
+    };
+    let collection = TestCollection::new(&url, "parallel");
+    let root = tempfile::tempdir().unwrap();
+    let script = examples_dir().join("counter-app").join("script.json");
+    let projects: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|dir| {
+            let project = project_from_example(&root.path().join(dir), "counter-app");
+            collection.configure(&project);
+            project
+        })
+        .collect();
+    let children: Vec<_> = projects
+        .iter()
+        .map(|project| {
+            Command::new(baton_bin())
+                .args(["run", p(project), "--script", p(&script), "--thread", "m"])
+                .env_remove("BATON_FAILPOINT")
+                .env_remove("OPENAI_BASE_URL")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+    }
+    let (a, b) = (stats(&projects[0]), stats(&projects[1]));
+    assert!(a["total"].as_u64().unwrap() >= 8, "{a:#}");
+    assert_eq!(a["by_kind"], b["by_kind"]);
+    assert_eq!(contents(&projects[0]), contents(&projects[1]));
+    assert!(ids(&projects[0]).is_disjoint(&ids(&projects[1])));
 }
