@@ -54,8 +54,17 @@ impl ServerStore {
             .collection_exists(collection)
             .await
             .map_err(&err)?
+            && let Err(error) = store.create_collection().await
         {
-            store.create_collection().await?;
+            // Another process (a second `baton run` on the same server) made it meanwhile.
+            if !store
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(&err)?
+            {
+                return Err(error);
+            }
         }
         Ok(store)
     }
