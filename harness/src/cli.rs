@@ -394,6 +394,15 @@ pub struct ScriptServerArgs {
     pub port: u16,
 }
 
+/// Which memory stores `baton bench memory` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchBackend {
+    /// The embedded Qdrant Edge store only.
+    Edge,
+    /// The embedded store and a Qdrant server, side by side.
+    Server,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// The harness's own time per step, the model's latency excluded.
@@ -418,6 +427,14 @@ pub enum BenchCommand {
     Memory {
         #[arg(long, default_value_t = 100_000)]
         n: usize,
+        /// `server`: also measure a Qdrant server (`--qdrant-url` / QDRANT_URL) on the same
+        /// points and queries, beside the embedded store.
+        #[arg(long, value_enum, default_value_t = BenchBackend::Edge)]
+        backend: BenchBackend,
+        #[arg(long, env = "QDRANT_URL")]
+        qdrant_url: Option<String>,
+        #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+        qdrant_api_key: Option<String>,
         #[arg(long)]
         json: bool,
     },

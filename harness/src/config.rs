@@ -31,6 +31,8 @@ pub struct Settings {
     pub memory_top_k: usize,
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<String>,
+    /// The server collection memories go in (`QDRANT_COLLECTION` / `memory.collection`).
+    pub qdrant_collection: String,
     pub verify_enabled: bool,
     pub chromium: Option<PathBuf>,
     pub full_snapshot_every: u64,
@@ -111,6 +113,7 @@ struct FileMemory {
     enabled: Option<bool>,
     top_k: Option<usize>,
     qdrant_url: Option<String>,
+    collection: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +162,7 @@ impl FileConfig {
                 enabled: self.memory.enabled.or(lower.memory.enabled),
                 top_k: self.memory.top_k.or(lower.memory.top_k),
                 qdrant_url: self.memory.qdrant_url.or(lower.memory.qdrant_url),
+                collection: self.memory.collection.or(lower.memory.collection),
             },
             verify: FileVerify {
                 enabled: self.verify.enabled.or(lower.verify.enabled),
@@ -235,6 +239,10 @@ impl Settings {
             memory_top_k: file.memory.top_k.unwrap_or(5),
             qdrant_url,
             qdrant_api_key: std::env::var("QDRANT_API_KEY").ok(),
+            qdrant_collection: std::env::var("QDRANT_COLLECTION")
+                .ok()
+                .or(file.memory.collection)
+                .unwrap_or_else(|| crate::memory::COLLECTION.to_owned()),
             verify_enabled: !limits.no_verify && file.verify.enabled.unwrap_or(true),
             chromium: std::env::var_os("BATON_CHROMIUM")
                 .map(PathBuf::from)

@@ -9,16 +9,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use baton_memory::{
-    Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryKind, MemoryRecord, RecallFilter,
+    Adoption, Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryError, MemoryKind,
+    MemoryRecord, RecallFilter,
 };
 use chrono::Utc;
 
 use crate::config::Settings;
 use crate::error::HarnessError;
+use crate::memory_queue::{PendingMemories, is_unreachable};
 use crate::project::Committed;
+use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
 
-/// The collection baton's memories live in.
+/// The server collection baton's memories live in unless `memory.collection` says otherwise.
 pub const COLLECTION: &str = "baton";
 
 /// Files named in a commit memory; the rest are counted. A vendored dependency or a
@@ -36,19 +39,24 @@ pub fn commit_text(message: &str, files: &[String]) -> String {
     text
 }
 
-/// An open memory plus the project name its records carry.
+/// An open memory plus the project id its records carry.
 #[derive(Clone)]
 pub struct MemoryHandle {
     pub memory: Arc<Memory>,
+    /// The project's id (see [`crate::project_id`]): every record carries it, recall filters on it.
     pub project: String,
+    /// Writes waiting for the store to answer again (see [`crate::memory_queue`]).
+    pub pending: Arc<PendingMemories>,
 }
 
-/// The memory configuration for a project: the embedded shard in `.baton/memory/`, or the
-/// Qdrant server named by `QDRANT_URL` / `memory.qdrant_url`.
+/// The memory configuration for a project whose own files are in `project` (a fork's
+/// worktree passes its origin): the embedded shard in `.baton/memory/`, or the Qdrant
+/// server named by `QDRANT_URL` / `memory.qdrant_url`.
 pub fn config_for(
     project: &Path,
     settings_url: Option<&str>,
     api_key: Option<&str>,
+    collection: &str,
 ) -> MemoryConfig {
     let backend = match settings_url {
         Some(url) => Backend::Server {
@@ -62,19 +70,63 @@ pub fn config_for(
     MemoryConfig {
         backend,
         embedder: EmbedderOptions::default(),
-        collection: COLLECTION.to_owned(),
+        collection: collection.to_owned(),
     }
 }
 
-/// The project's name as memories record it: its folder name.
-pub fn project_name(project: &Path) -> String {
-    project.file_name().map_or_else(
-        || "project".to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 impl MemoryHandle {
+    /// Opens the memory of the project in `project` (for a fork's worktree, its origin's),
+    /// keyed by the project's id, and adopts memories made before projects had ids.
+    pub async fn open(
+        project: &Path,
+        url: Option<&str>,
+        api_key: Option<&str>,
+        collection: &str,
+    ) -> Result<MemoryHandle, HarnessError> {
+        let identity = ProjectIdentity::resolve(project)?;
+        let config = |folder: &Path| config_for(folder, url, api_key, collection);
+        let memory = match Memory::open(config(&identity.home)).await {
+            // The origin's embedded store is one process's at a time; a fork running beside
+            // its parent remembers into its own worktree rather than not at all.
+            Err(MemoryError::StoreLocked { path }) if !same_folder(&identity.home, project) => {
+                tracing::warn!(
+                    origin = %path.display(),
+                    "the origin project's memory is in use by another process; this worktree \
+                     uses its own (a Qdrant server, QDRANT_URL, lets them share)"
+                );
+                Memory::open(config(project)).await?
+            }
+            opened => opened?,
+        };
+        let adoption = if url.is_some() {
+            Adoption::Named {
+                names: identity.legacy_names(),
+                threads: identity.threads(),
+            }
+        } else {
+            Adoption::Everything
+        };
+        let adopted = memory.adopt(&identity.id, &adoption).await?;
+        if adopted > 0 {
+            tracing::info!(
+                adopted,
+                project = %identity.id,
+                "memories made before project ids now carry this project's id"
+            );
+        }
+        let pending = PendingMemories::new(&identity.home);
+        if pending.waiting()
+            && let Err(error) = pending.replay(&memory).await
+        {
+            pending.report(&error);
+        }
+        Ok(MemoryHandle {
+            memory: Arc::new(memory),
+            project: identity.id,
+            pending: Arc::new(pending),
+        })
+    }
+
     /// Opens memory unless it is switched off; failing to open it is an error that names the
     /// fix (and `--no-memory`).
     pub async fn open_if_enabled(
@@ -84,16 +136,14 @@ impl MemoryHandle {
         if !settings.memory_enabled {
             return Ok(None);
         }
-        let config = config_for(
+        MemoryHandle::open(
             project,
             settings.qdrant_url.as_deref(),
             settings.qdrant_api_key.as_deref(),
-        );
-        let memory = Memory::open(config).await?;
-        Ok(Some(MemoryHandle {
-            memory: Arc::new(memory),
-            project: project_name(project),
-        }))
+            &settings.qdrant_collection,
+        )
+        .await
+        .map(Some)
     }
 
     /// A record with the fields every harness memory shares.
@@ -112,10 +162,34 @@ impl MemoryHandle {
         }
     }
 
+    /// Stores records. A store that does not answer gets them later (queued, fsynced); a
+    /// store that refuses them is logged. Either way the session goes on.
     pub(crate) async fn remember(&self, records: Vec<MemoryRecord>) {
-        if let Err(error) = self.memory.remember(records).await {
-            tracing::warn!(%error, "could not store memories; the session goes on without them");
+        match self.memory.remember(records.clone()).await {
+            Ok(_) => {
+                if self.pending.waiting()
+                    && let Err(error) = self.pending.replay(&self.memory).await
+                {
+                    self.pending.report(&error);
+                }
+            }
+            Err(error) if is_unreachable(&error) => {
+                self.pending.report(&error);
+                if let Err(e) = self.pending.push(&records) {
+                    tracing::warn!(error = %e, path = %self.pending.path().display(), "could not queue memories; they are lost");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not store memories; the session goes on without them");
+            }
         }
+    }
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -179,6 +253,10 @@ impl ThreadRunner {
         let query = format!("{feature}: {description}");
         match recall_distinct(&handle.memory, &query, &filter, self.settings.memory_top_k).await {
             Ok(hits) => hits.iter().map(format_hit).collect(),
+            Err(error) if is_unreachable(&error) => {
+                handle.pending.report(&error);
+                Vec::new()
+            }
             Err(error) => {
                 tracing::warn!(%error, "recall failed; the session starts without memories");
                 Vec::new()

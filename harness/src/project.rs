@@ -65,7 +65,8 @@ fn index_write_error(repo: &Repository, thread: &str, error: git2::Error) -> Har
     HarnessError::Git(error)
 }
 
-/// Commits everything in the worktree (ignored files excepted) for `thread`/`session`.
+/// Commits everything in the worktree (ignored files excepted) for `thread`/`session`,
+/// with the session's and the project's trailers.
 /// When HEAD is already this session's commit (a resumed thread finishing the same session
 /// again), it is replaced rather than stacked, so every session leaves at most one commit.
 /// Returns `None` when there is nothing to commit.
@@ -102,10 +103,16 @@ pub fn commit_session(
     let files = changed_files(repo, parent_tree, tree_id)?;
     let tree = repo.find_tree(tree_id)?;
     let signature = signature(repo)?;
+    // The project's id rides on every commit, so a clone (which has no `.baton/`) is
+    // still the same project to its memory.
+    let trailers = match repo.workdir() {
+        Some(dir) => format!("{trailer}\n{}", crate::project_id::trailer(dir)?),
+        None => trailer,
+    };
     let message = if body.trim().is_empty() {
-        format!("{subject}\n\n{trailer}\n")
+        format!("{subject}\n\n{trailers}\n")
     } else {
-        format!("{subject}\n\n{}\n\n{trailer}\n", body.trim())
+        format!("{subject}\n\n{}\n\n{trailers}\n", body.trim())
     };
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let oid = repo.commit(None, &signature, &signature, &message, &tree, &parents)?;
@@ -272,6 +279,16 @@ mod tests {
             .unwrap();
         assert_eq!(log_oneline(&repo, 10).len(), 2);
         let head = repo.head().unwrap().peel_to_commit().unwrap();
+        let id = crate::project_id::ProjectIdentity::resolve(dir.path())
+            .unwrap()
+            .id;
+        assert!(
+            head.message()
+                .unwrap()
+                .ends_with(&format!("Baton-Session: t1/2\nBaton-Project: {id}\n")),
+            "{:?}",
+            head.message()
+        );
         assert_eq!(head.id().to_string(), again.sha);
         assert_eq!(
             repo.find_commit(second.sha.parse().unwrap())

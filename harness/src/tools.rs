@@ -151,6 +151,12 @@ impl Tool for RecallTool {
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
+            // An outage is not the model's mistake: it is told, without a failed call that
+            // would be remembered as a lesson of the project or count towards a pause.
+            Err(error) if crate::memory_queue::is_unreachable(&error) => {
+                self.memory.pending.report(&error);
+                ToolOutput::success("memory is unreachable just now; go on without it".to_owned())
+            }
             Err(error) => ToolOutput::error(format!("recall failed: {error}")),
         }
     }

@@ -23,7 +23,7 @@ pub use embedder::{
 };
 pub use error::MemoryError;
 pub use fusion::{FusionRule, RecallMode};
-pub use memory::{Backend, Memory, MemoryConfig, MemoryStats};
+pub use memory::{Adoption, Backend, Memory, MemoryConfig, MemoryStats};
 pub use record::{Hit, MemoryKind, MemoryRecord, RecallFilter};
 pub use sparse::Bm25Encoder;
 pub use store::{EdgeStore, ServerStore, VectorStore};

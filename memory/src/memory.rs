@@ -70,6 +70,23 @@ pub struct MemoryStats {
     pub location: String,
 }
 
+/// Which memories made before a project had an id (tagged with its folder name) it takes
+/// as its own in [`Memory::adopt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoption {
+    /// Every memory in the store: an embedded store belongs to one project, whatever
+    /// names its memories carry (the folder may have been renamed since).
+    Everything,
+    /// Memories tagged with one of `names` and made by one of `threads`: on a shared server
+    /// a folder name alone can be another project's.
+    Named {
+        /// Names the project's memories were tagged with.
+        names: Vec<String>,
+        /// The project's threads (`""` for memories rebuilt from git by a reindex).
+        threads: Vec<String>,
+    },
+}
+
 /// Semantic memory: an embedder, BM25 and a vector store.
 #[derive(Clone)]
 pub struct Memory {
@@ -249,15 +266,21 @@ impl Memory {
 
     /// Counts by kind, model and where the store lives.
     pub async fn stats(&self) -> Result<MemoryStats, MemoryError> {
-        let total = self.store.count(&Filter::default()).await?;
+        self.stats_of(&RecallFilter::default()).await
+    }
+
+    /// Like [`Memory::stats`], counting only the memories `filter` matches (one project's,
+    /// on a server that holds several).
+    pub async fn stats_of(&self, filter: &RecallFilter) -> Result<MemoryStats, MemoryError> {
+        let base = filter.to_store_filter();
+        let total = self.store.count(&base).await?;
         let mut by_kind = BTreeMap::new();
         for kind in MemoryKind::ALL {
-            let filter = Filter {
-                must: vec![Condition::Keyword {
-                    key: "kind".into(),
-                    value: kind.as_str().into(),
-                }],
-            };
+            let mut filter = base.clone();
+            filter.must.push(Condition::Keyword {
+                key: "kind".into(),
+                value: kind.as_str().into(),
+            });
             by_kind.insert(kind, self.store.count(&filter).await?);
         }
         let info = self.store.info();
@@ -271,9 +294,107 @@ impl Memory {
         })
     }
 
-    /// Forgets everything (before a reindex).
+    /// Forgets the memories `filter` matches (one project's, before its reindex: a server
+    /// holds other projects' too); returns how many.
+    pub async fn forget(&self, filter: &RecallFilter) -> Result<usize, MemoryError> {
+        let filter = filter.to_store_filter();
+        let mut forgotten = 0;
+        loop {
+            // Always the first page: what it held is deleted before the next read.
+            let page = self.store.scroll(&filter, None, COPY_PAGE, false).await?;
+            if page.points.is_empty() {
+                break;
+            }
+            forgotten += page.points.len();
+            self.store
+                .delete(page.points.into_iter().map(|p| p.id).collect())
+                .await?;
+        }
+        self.store.flush().await?;
+        Ok(forgotten)
+    }
+
+    /// Forgets everything.
     pub async fn reset(&self) -> Result<(), MemoryError> {
         self.store.clear().await
+    }
+
+    /// Re-tags the memories `adoption` names with `project`, vectors kept (no re-embedding);
+    /// returns how many. Point ids include the project, so each gets its new id: the new
+    /// points are written before the old ones are deleted, so a kill midway loses nothing
+    /// and the next call finishes the work. Costs two counts when there is nothing to adopt.
+    pub async fn adopt(&self, project: &str, adoption: &Adoption) -> Result<usize, MemoryError> {
+        let filter = match adoption {
+            Adoption::Everything => {
+                let mine = Filter {
+                    must: vec![Condition::Keyword {
+                        key: "project".into(),
+                        value: project.into(),
+                    }],
+                };
+                let total = self.store.count(&Filter::default()).await?;
+                if total == self.store.count(&mine).await? {
+                    return Ok(0);
+                }
+                Filter::default()
+            }
+            Adoption::Named { names, .. } => {
+                let values: Vec<String> = names.iter().filter(|n| *n != project).cloned().collect();
+                if values.is_empty() {
+                    return Ok(0);
+                }
+                let named = Filter {
+                    must: vec![Condition::AnyKeyword {
+                        key: "project".into(),
+                        values,
+                    }],
+                };
+                if self.store.count(&named).await? == 0 {
+                    return Ok(0);
+                }
+                named
+            }
+        };
+        let mut adopted = 0;
+        let mut offset = None;
+        loop {
+            let page = self.store.scroll(&filter, offset, COPY_PAGE, true).await?;
+            let mut moved = Vec::new();
+            let mut stale = Vec::new();
+            for mut point in page.points {
+                let field = |key: &str| point.payload.get(key).and_then(serde_json::Value::as_str);
+                let ours = match adoption {
+                    Adoption::Everything => true,
+                    Adoption::Named { threads, .. } => {
+                        field("thread").is_some_and(|t| threads.iter().any(|x| x == t))
+                    }
+                };
+                if !ours || field("project") == Some(project) {
+                    continue;
+                }
+                point
+                    .payload
+                    .insert("project".into(), serde_json::Value::from(project));
+                let old = point.id;
+                // A payload this version cannot read keeps its id; it is still re-tagged.
+                if let Ok(record) = MemoryRecord::from_payload(&old.to_string(), &point.payload) {
+                    point.id = record.point_id();
+                }
+                if point.id != old {
+                    stale.push(old);
+                }
+                moved.push(point);
+            }
+            adopted += moved.len();
+            self.store.upsert(moved).await?;
+            self.store.delete(stale).await?;
+            match page.next {
+                Some(next) => offset = Some(next),
+                None => break,
+            }
+        }
+        self.store.flush().await?;
+        Ok(adopted)
     }
 
     /// Copies every memory, vectors included (no re-embedding), into `other`.

@@ -103,7 +103,9 @@ pub struct MemoryRecord {
 
 impl MemoryRecord {
     /// The same record always gets the same id, so replaying a session never duplicates:
-    /// uuid v5 of kind, thread, source key and text. The source key is the session when the
+    /// uuid v5 of project, kind, thread, source key and text. The project is part of it so
+    /// that two projects on one server, running the same script under the same thread name,
+    /// never overwrite each other's memories. The source key is the session when the
     /// record has one (a resumed session re-commits with a new sha, and its memory must
     /// replace the old one, not sit beside it), else the commit, the feature, the file.
     pub fn point_id(&self) -> Uuid {
@@ -119,8 +121,8 @@ impl MemoryRecord {
             String::new()
         };
         let key = format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.kind, self.thread, source, self.text
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.project, self.kind, self.thread, source, self.text
         );
         Uuid::new_v5(&ID_NAMESPACE, key.as_bytes())
     }
@@ -360,6 +362,13 @@ mod tests {
         let mut c = record();
         c.thread = "t2".into();
         assert_ne!(a.point_id(), c.point_id());
+        let mut other_project = record();
+        other_project.project = "another-project-id".into();
+        assert_ne!(
+            a.point_id(),
+            other_project.point_id(),
+            "the same work in another project is another memory"
+        );
         let mut d = record();
         d.commit = Some("def456".into());
         assert_eq!(

@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use baton_memory::bench::{self, BUILTIN_CORPUS, Corpus};
-use baton_memory::store::EdgeStore;
+use baton_memory::store::{EdgeStore, ServerStore};
 use baton_memory::{
-    Embedder, Memory, MemoryError, MemoryKind, MemoryRecord, RecallFilter, RecallMode,
+    Adoption, Embedder, Memory, MemoryError, MemoryKind, MemoryRecord, RecallFilter, RecallMode,
 };
 use chrono::{TimeZone, Utc};
 
@@ -274,4 +274,101 @@ async fn fused_recall_is_at_least_dense_and_at_least_0_8() {
         report.fused,
         report.fused_misses
     );
+}
+
+/// Memories made before projects had ids carry the folder name; adopting re-tags and
+/// re-keys them without re-embedding, loses none, and a replay afterwards duplicates none.
+async fn adoption_keeps_every_memory(memory: &Memory) {
+    memory.remember(history()).await.unwrap();
+    let everything = memory.stats().await.unwrap().total;
+    let todo = Adoption::Named {
+        names: vec!["todo".into()],
+        threads: vec!["todo-main".into()],
+    };
+    assert_eq!(memory.adopt("id-of-todo", &todo).await.unwrap(), 4);
+    assert_eq!(
+        memory.adopt("id-of-todo", &todo).await.unwrap(),
+        0,
+        "done once"
+    );
+    assert_eq!(memory.stats().await.unwrap().total, everything);
+    let in_project = |project: &str| RecallFilter {
+        project: Some(project.into()),
+        ..RecallFilter::default()
+    };
+    let hits = memory
+        .recall("where are todos saved", &in_project("id-of-todo"), 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 4, "{hits:#?}");
+    assert!(hits[0].record.text.contains("localStorage"), "{hits:#?}");
+    let chat = memory
+        .recall("login", &in_project("chat"), 10)
+        .await
+        .unwrap();
+    assert_eq!(chat.len(), 2, "another project's memories stay its own");
+    // A session replayed after adoption writes the ids adoption gave.
+    let replayed: Vec<MemoryRecord> = history()
+        .into_iter()
+        .filter(|r| r.project == "todo")
+        .map(|mut r| {
+            r.project = "id-of-todo".into();
+            r
+        })
+        .collect();
+    memory.remember(replayed).await.unwrap();
+    assert_eq!(memory.stats().await.unwrap().total, everything);
+}
+
+#[tokio::test]
+async fn an_embedded_store_is_adopted_whole_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(memory) = memory(dir.path()) else {
+        return;
+    };
+    memory.remember(history()).await.unwrap();
+    assert_eq!(memory.adopt("id", &Adoption::Everything).await.unwrap(), 6);
+    assert_eq!(memory.adopt("id", &Adoption::Everything).await.unwrap(), 0);
+    assert_eq!(memory.stats().await.unwrap().total, 6);
+    let hits = memory
+        .recall(
+            "where are todos saved",
+            &RecallFilter {
+                project: Some("id".into()),
+                ..RecallFilter::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 6);
+}
+
+#[tokio::test]
+async fn adoption_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(memory) = memory(dir.path()) else {
+        return;
+    };
+    adoption_keeps_every_memory(&memory).await;
+}
+
+#[tokio::test]
+async fn adoption_on_a_server() {
+    let Some(model) = common::model() else {
+        return;
+    };
+    let Some(url) = common::qdrant_url() else {
+        return;
+    };
+    let store = ServerStore::connect(&url, None, &common::fresh_collection("adopt"), model.dim())
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let memory = Memory::with_parts(
+        model,
+        Arc::clone(&store) as Arc<dyn baton_memory::VectorStore>,
+    );
+    adoption_keeps_every_memory(&memory).await;
+    store.delete_collection().await.unwrap();
 }

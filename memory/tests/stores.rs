@@ -23,17 +23,16 @@ async fn edge_store_conforms() {
 
 #[tokio::test]
 async fn server_store_conforms_when_a_server_is_configured() {
-    let Ok(url) = std::env::var("QDRANT_URL") else {
-        eprintln!("\n*** SKIPPING server conformance: QDRANT_URL is not set ***\n");
+    let Some(url) = common::qdrant_url() else {
         return;
     };
     let key = std::env::var("QDRANT_API_KEY").ok();
-    let collection = format!("baton-conformance-{}", Uuid::new_v4());
+    let collection = common::fresh_collection("conformance");
     let store = ServerStore::connect(&url, key.as_deref(), &collection, DIM)
         .await
         .unwrap();
-    store.clear().await.unwrap();
     conformance::run_all(&store).await;
+    store.delete_collection().await.unwrap();
 }
 
 #[test]

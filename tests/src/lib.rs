@@ -213,3 +213,66 @@ pub fn thread_status(project: &Path, thread: &str) -> (String, bool) {
     let paths = ThreadPaths::new(project, &ThreadId::new(thread).unwrap());
     (status, paths.lock.exists())
 }
+
+/// The Qdrant server for the server tests (`BATON_TEST_QDRANT_URL`, set by scripts/test.sh
+/// after starting ../shared/qdrant; baton processes started by other tests never see it).
+/// `None` after a loud message when unset, unless BATON_REQUIRE_QDRANT is set (CI), where
+/// that is a failure.
+pub fn test_qdrant_url() -> Option<String> {
+    if let Ok(url) = std::env::var("BATON_TEST_QDRANT_URL") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("BATON_REQUIRE_QDRANT").is_none(),
+        "BATON_REQUIRE_QDRANT is set but BATON_TEST_QDRANT_URL is not: run `bash scripts/test.sh` (it starts ../shared/qdrant)"
+    );
+    eprintln!(
+        "\n*** SKIPPING server test: BATON_TEST_QDRANT_URL is not set; scripts/test.sh starts ../shared/qdrant ***\n"
+    );
+    None
+}
+
+/// A collection on the test server used by one test, deleted when dropped (a failing test
+/// included), so test runs leave nothing behind on the server.
+pub struct TestCollection {
+    pub url: String,
+    pub name: String,
+}
+
+impl TestCollection {
+    pub fn new(url: &str, what: &str) -> TestCollection {
+        TestCollection {
+            url: url.to_owned(),
+            name: format!("baton-test-{what}-{}", std::process::id()),
+        }
+    }
+
+    /// Writes `baton.toml` into `project`, pointing its memory at this collection.
+    pub fn configure(&self, project: &Path) {
+        std::fs::write(
+            project.join("baton.toml"),
+            format!(
+                "[memory]\nqdrant_url = \"{}\"\ncollection = \"{}\"\n",
+                self.url, self.name
+            ),
+        )
+        .unwrap();
+    }
+}
+
+impl Drop for TestCollection {
+    fn drop(&mut self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dim = 384;
+            if let Ok(store) =
+                baton_memory::ServerStore::connect(&self.url, None, &self.name, dim).await
+            {
+                let _ = store.delete_collection().await;
+            }
+        });
+    }
+}

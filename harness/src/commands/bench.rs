@@ -28,9 +28,26 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             .await??;
             print(&report, json)
         }
-        BenchCommand::Memory { n, json } => {
+        BenchCommand::Memory {
+            n,
+            backend,
+            qdrant_url,
+            qdrant_api_key,
+            json,
+        } => {
+            let server = match (backend, qdrant_url) {
+                (crate::cli::BenchBackend::Edge, _) => None,
+                (crate::cli::BenchBackend::Server, Some(url)) => Some((url, qdrant_api_key)),
+                (crate::cli::BenchBackend::Server, None) => {
+                    return Err(crate::error::HarnessError::BadInput(
+                        "--backend server needs a server: --qdrant-url URL or QDRANT_URL (e.g. the URL `bash ../shared/qdrant/start.sh` prints)".to_owned(),
+                    )
+                    .into());
+                }
+            };
             let report = baton_memory::bench::run(baton_memory::bench::MemoryBenchOptions {
                 n,
+                server,
                 ..baton_memory::bench::MemoryBenchOptions::default()
             })
             .await?;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use baton_memory::{Memory, MemoryKind, MemoryRecord, RecallFilter};
+use baton_memory::{MemoryKind, MemoryRecord, RecallFilter};
 use baton_tape::{Tape, ThreadPaths};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
@@ -12,36 +12,48 @@ use crate::cli::{MemoryCommand, MigrateArgs, ProjectJsonArgs, RecallArgs};
 use crate::config::PROJECT_CONFIG;
 use crate::error::HarnessError;
 use crate::events::Event;
-use crate::memory::{MemoryHandle, config_for, format_hit, project_name, recall_distinct};
+use crate::memory::{MemoryHandle, format_hit, recall_distinct};
 
 async fn open(project: &Path) -> Result<MemoryHandle, HarnessError> {
-    let url = configured_url(project);
-    let config = config_for(
+    let server = configured_server(project);
+    MemoryHandle::open(
         project,
-        url.as_deref(),
+        server.url.as_deref(),
         std::env::var("QDRANT_API_KEY").ok().as_deref(),
-    );
-    Ok(MemoryHandle {
-        memory: std::sync::Arc::new(Memory::open(config).await?),
-        project: project_name(
-            &project
-                .canonicalize()
-                .unwrap_or_else(|_| project.to_path_buf()),
-        ),
-    })
+        &server.collection,
+    )
+    .await
 }
 
-/// The Qdrant server this project uses, if any: `QDRANT_URL`, else `memory.qdrant_url` in baton.toml.
-fn configured_url(project: &Path) -> Option<String> {
-    std::env::var("QDRANT_URL").ok().or_else(|| {
-        let text = std::fs::read_to_string(project.join(PROJECT_CONFIG)).ok()?;
-        let table: toml::Table = toml::from_str(&text).ok()?;
+/// The Qdrant server (and collection) a project uses, if any.
+struct Server {
+    url: Option<String>,
+    collection: String,
+}
+
+/// `QDRANT_URL` / `QDRANT_COLLECTION`, else `memory.qdrant_url` / `memory.collection` in
+/// baton.toml.
+fn configured_server(project: &Path) -> Server {
+    let table: Option<toml::Table> = std::fs::read_to_string(project.join(PROJECT_CONFIG))
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok());
+    let from_file = |key: &str| {
         table
+            .as_ref()?
             .get("memory")?
-            .get("qdrant_url")?
+            .get(key)?
             .as_str()
             .map(str::to_owned)
-    })
+    };
+    Server {
+        url: std::env::var("QDRANT_URL")
+            .ok()
+            .or_else(|| from_file("qdrant_url")),
+        collection: std::env::var("QDRANT_COLLECTION")
+            .ok()
+            .or_else(|| from_file("collection"))
+            .unwrap_or_else(|| crate::memory::COLLECTION.to_owned()),
+    }
 }
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, HarnessError> {
@@ -107,14 +119,23 @@ pub async fn memory(command: MemoryCommand) -> anyhow::Result<ExitCode> {
 
 async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
-    let stats = handle.memory.stats().await?;
+    let stats = handle
+        .memory
+        .stats_of(&RecallFilter {
+            project: Some(handle.project.clone()),
+            ..RecallFilter::default()
+        })
+        .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        let mut value = serde_json::to_value(&stats)?;
+        value["project"] = serde_json::Value::from(handle.project.clone());
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!(
             "memories   {} ({} model, {} dims, {} store)",
             stats.total, stats.model, stats.dim, stats.backend
         );
+        println!("project    {}", handle.project);
         for (kind, count) in &stats.by_kind {
             println!("  {kind:<13} {count}");
         }
@@ -150,7 +171,13 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     for thread in baton_tape::list_threads(&args.project)? {
         records.extend(tape_records(&handle, &args.project, &thread));
     }
-    handle.memory.reset().await?;
+    handle
+        .memory
+        .forget(&RecallFilter {
+            project: Some(handle.project.clone()),
+            ..RecallFilter::default()
+        })
+        .await?;
     let count = handle.memory.remember(records).await?;
     println!("reindexed {count} memories from git log, progress notes and tapes");
     Ok(ExitCode::Ok)
@@ -253,7 +280,10 @@ fn session_of(message: &str) -> (String, Option<u32>) {
 fn strip_trailer(message: &str) -> String {
     message
         .lines()
-        .filter(|line| !line.starts_with("Baton-Session: "))
+        .filter(|line| {
+            !line.starts_with("Baton-Session: ")
+                && !line.starts_with(crate::project_id::PROJECT_TRAILER)
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -272,11 +302,16 @@ fn feature_of(message: &str, feature_ids: &HashSet<String>) -> Option<String> {
 
 /// Copies the embedded store to a Qdrant server and points the project's baton.toml at it.
 async fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
-    let local_config = config_for(&args.project, None, None);
-    let local = Memory::open(local_config).await?;
-    let remote_config = config_for(&args.project, Some(&args.to), args.api_key.as_deref());
-    let remote = Memory::open(remote_config).await?;
-    let copied = local.copy_to(&remote).await?;
+    let collection = configured_server(&args.project).collection;
+    let local = MemoryHandle::open(&args.project, None, None, &collection).await?;
+    let remote = MemoryHandle::open(
+        &args.project,
+        Some(&args.to),
+        args.api_key.as_deref(),
+        &collection,
+    )
+    .await?;
+    let copied = local.memory.copy_to(&remote.memory).await?;
     let path = args.project.join(PROJECT_CONFIG);
     let mut table: toml::Table = match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| HarnessError::BadConfig {
@@ -309,7 +344,7 @@ mod tests {
 
     #[test]
     fn commit_messages_give_their_session_and_feature() {
-        let message = "feat(add-todo): Add a todo\n\nDid it.\n\nBaton-Session: demo/2\n";
+        let message = "feat(add-todo): Add a todo\n\nDid it.\n\nBaton-Session: demo/2\nBaton-Project: 1d7e44a2-9c3b-4f08-b5e6-27c19a0d83f4\n";
         assert_eq!(session_of(message), ("demo".to_owned(), Some(2)));
         let features = HashSet::from(["add-todo".to_owned()]);
         assert_eq!(feature_of(message, &features).as_deref(), Some("add-todo"));

@@ -15,7 +15,7 @@ pub use quality::{
     RuleScore, measure, recall_quality,
 };
 
-use crate::store::{Condition, EdgeStore, Filter, Query, SearchRequest, VectorStore};
+use crate::store::{Condition, EdgeStore, Filter, Query, SearchRequest, ServerStore, VectorStore};
 use crate::{Embedder, EmbedderOptions, FastEmbedder, Memory, MemoryError, RecallFilter};
 use synthetic::{Shape, Synthetic};
 
@@ -36,6 +36,8 @@ pub struct MemoryBenchOptions {
     pub embedder: EmbedderOptions,
     /// Random seed, so runs are comparable.
     pub seed: u64,
+    /// A Qdrant server (gRPC URL, API key) to measure beside the embedded store.
+    pub server: Option<(String, Option<String>)>,
 }
 
 impl Default for MemoryBenchOptions {
@@ -48,6 +50,7 @@ impl Default for MemoryBenchOptions {
             topics: 2_000,
             embedder: EmbedderOptions::default(),
             seed: 7,
+            server: None,
         }
     }
 }
@@ -62,6 +65,20 @@ pub struct MemoryBenchReport {
     /// Store figures on uniformly random vectors: HNSW's worst case.
     pub uniform_random: StoreFigures,
     /// Whole recall (embed query + dense and BM25 search + fusion) on the text-shaped store.
+    pub recall: RecallFigures,
+    /// The same text-shaped figures and whole recall on a Qdrant server, when one was given.
+    pub server: Option<ServerFigures>,
+}
+
+/// A Qdrant server's figures, on the same points and queries as the embedded store's.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerFigures {
+    /// The server's gRPC URL.
+    pub url: String,
+    /// Store figures on text-shaped vectors (`optimize_s`: until the server's own
+    /// background indexing is done).
+    pub text_shaped: StoreFigures,
+    /// Whole recall against the server.
     pub recall: RecallFigures,
 }
 
@@ -138,24 +155,70 @@ pub async fn run(opts: MemoryBenchOptions) -> Result<MemoryBenchReport, MemoryEr
 
     let dim = embedder.dim();
     let text_dir = opts.dir.join("text-shaped");
-    let (text_shaped, store) =
-        store_figures(&opts, Shape::Topics(opts.topics), dim, &text_dir).await?;
+    let store = edge_store(&text_dir, dim).await?;
+    let text_shaped = store_figures(&opts, Shape::Topics(opts.topics), dim, &store).await?;
     tracing::info!(?text_shaped, "memory bench: text-shaped store");
-    let recall = recall_figures(embedder, store, &opts).await?;
+    let recall = recall_figures(Arc::clone(&embedder), Arc::new(store), &opts).await?;
     tracing::info!(?recall, "memory bench: whole recall");
     remove_dir(&text_dir)?;
 
     let uniform_dir = opts.dir.join("uniform");
-    let (uniform_random, store) = store_figures(&opts, Shape::Uniform, dim, &uniform_dir).await?;
+    let store = edge_store(&uniform_dir, dim).await?;
+    let uniform_random = store_figures(&opts, Shape::Uniform, dim, &store).await?;
     drop(store);
     tracing::info!(?uniform_random, "memory bench: uniform store");
     remove_dir(&uniform_dir)?;
+
+    let server = match &opts.server {
+        Some((url, api_key)) => {
+            Some(server_figures(embedder, &opts, url, api_key.as_deref()).await?)
+        }
+        None => None,
+    };
     Ok(MemoryBenchReport {
         embed,
         text_shaped,
         uniform_random,
         recall,
+        server,
     })
+}
+
+/// The text-shaped figures on a server, in a collection of the bench's own, deleted after.
+async fn server_figures(
+    embedder: Arc<FastEmbedder>,
+    opts: &MemoryBenchOptions,
+    url: &str,
+    api_key: Option<&str>,
+) -> Result<ServerFigures, MemoryError> {
+    let dim = embedder.dim();
+    let collection = format!("baton-bench-{}", std::process::id());
+    let store = Arc::new(ServerStore::connect(url, api_key, &collection, dim).await?);
+    store.clear().await?;
+    let measured = async {
+        let text_shaped = store_figures(opts, Shape::Topics(opts.topics), dim, &*store).await?;
+        tracing::info!(
+            ?text_shaped,
+            "memory bench: text-shaped store on the server"
+        );
+        let recall =
+            recall_figures(embedder, Arc::clone(&store) as Arc<dyn VectorStore>, opts).await?;
+        Ok::<_, MemoryError>(ServerFigures {
+            url: url.to_owned(),
+            text_shaped,
+            recall,
+        })
+    }
+    .await;
+    store.delete_collection().await?;
+    measured
+}
+
+async fn edge_store(dir: &std::path::Path, dim: usize) -> Result<EdgeStore, MemoryError> {
+    remove_dir(dir)?;
+    let path = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || EdgeStore::open_with_threshold(&path, dim, usize::MAX))
+        .await?
 }
 
 async fn embed_figures(
@@ -192,13 +255,8 @@ async fn store_figures(
     opts: &MemoryBenchOptions,
     shape: Shape,
     dim: usize,
-    dir: &std::path::Path,
-) -> Result<(StoreFigures, EdgeStore), MemoryError> {
-    remove_dir(dir)?;
-    let path = dir.to_path_buf();
-    let store =
-        tokio::task::spawn_blocking(move || EdgeStore::open_with_threshold(&path, dim, usize::MAX))
-            .await??;
+    store: &dyn VectorStore,
+) -> Result<StoreFigures, MemoryError> {
     let data = Synthetic::new(shape, dim, opts.seed);
 
     // Only the upserts are timed: making the synthetic points (vectors, BM25 terms,
@@ -227,38 +285,35 @@ async fn store_figures(
             value: value.into(),
         }],
     };
-    let plain = search_figures(&store, &queries, &Filter::default()).await?;
+    let plain = search_figures(store, &queries, &Filter::default()).await?;
     let filtered = search_figures(
-        &store,
+        store,
         &queries,
         &keyword("project", synthetic::FILTERED_PROJECT),
     )
     .await?;
     let wide_filtered = search_figures(
-        &store,
+        store,
         &queries,
         &keyword("kind", synthetic::WIDE_FILTERED_KIND),
     )
     .await?;
-    Ok((
-        StoreFigures {
-            n: opts.n,
-            dim,
-            insert_per_s,
-            optimize_s,
-            search_p50_ms: plain.p50,
-            search_p99_ms: plain.p99,
-            filtered_p50_ms: filtered.p50,
-            filtered_p99_ms: filtered.p99,
-            recall_at_5: plain.recall,
-            filtered_recall_at_5: filtered.recall,
-            wide_filtered_p50_ms: wide_filtered.p50,
-            wide_filtered_p99_ms: wide_filtered.p99,
-            wide_filtered_recall_at_5: wide_filtered.recall,
-            exact_p50_ms: plain.exact_p50,
-        },
-        store,
-    ))
+    Ok(StoreFigures {
+        n: opts.n,
+        dim,
+        insert_per_s,
+        optimize_s,
+        search_p50_ms: plain.p50,
+        search_p99_ms: plain.p99,
+        filtered_p50_ms: filtered.p50,
+        filtered_p99_ms: filtered.p99,
+        recall_at_5: plain.recall,
+        filtered_recall_at_5: filtered.recall,
+        wide_filtered_p50_ms: wide_filtered.p50,
+        wide_filtered_p99_ms: wide_filtered.p99,
+        wide_filtered_recall_at_5: wide_filtered.recall,
+        exact_p50_ms: plain.exact_p50,
+    })
 }
 
 struct SearchFigures {
@@ -269,7 +324,7 @@ struct SearchFigures {
 }
 
 async fn search_figures(
-    store: &EdgeStore,
+    store: &dyn VectorStore,
     queries: &[Vec<f32>],
     filter: &Filter,
 ) -> Result<SearchFigures, MemoryError> {
@@ -312,10 +367,10 @@ async fn search_figures(
 
 async fn recall_figures(
     embedder: Arc<FastEmbedder>,
-    store: EdgeStore,
+    store: Arc<dyn VectorStore>,
     opts: &MemoryBenchOptions,
 ) -> Result<RecallFigures, MemoryError> {
-    let memory = Memory::with_parts(embedder, Arc::new(store));
+    let memory = Memory::with_parts(embedder, store);
     let texts = synthetic::commit_like_texts(opts.queries, opts.seed + 1);
     let mut latencies = Vec::with_capacity(texts.len());
     memory

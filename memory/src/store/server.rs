@@ -54,10 +54,28 @@ impl ServerStore {
             .collection_exists(collection)
             .await
             .map_err(&err)?
+            && let Err(error) = store.create_collection().await
         {
-            store.create_collection().await?;
+            // Another process (a second `baton run` on the same server) made it meanwhile.
+            if !store
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(&err)?
+            {
+                return Err(error);
+            }
         }
         Ok(store)
+    }
+
+    /// Deletes the collection and everything in it (tests and benchmarks clean up with it).
+    pub async fn delete_collection(&self) -> Result<(), MemoryError> {
+        self.client
+            .delete_collection(&self.collection)
+            .await
+            .map_err(server_err(&self.url))?;
+        Ok(())
     }
 
     async fn create_collection(&self) -> Result<(), MemoryError> {
@@ -252,9 +270,21 @@ impl VectorStore for ServerStore {
         Ok(Page { points, next })
     }
 
+    /// The server indexes in the background by itself; this waits until it is done
+    /// (the collection is no longer yellow), so what follows is searched through the index.
     async fn optimize(&self) -> Result<(), MemoryError> {
-        // The server's own optimizer indexes in the background.
-        Ok(())
+        loop {
+            let info = self
+                .client
+                .collection_info(&self.collection)
+                .await
+                .map_err(server_err(&self.url))?;
+            let status = info.result.map(|r| r.status);
+            if status != Some(qdrant::CollectionStatus::Yellow as i32) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     async fn clear(&self) -> Result<(), MemoryError> {

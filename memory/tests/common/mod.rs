@@ -31,3 +31,29 @@ pub fn model() -> Option<Arc<FastEmbedder>> {
         })
         .clone()
 }
+
+/// The Qdrant server to test against: `BATON_TEST_QDRANT_URL` (what scripts/test.sh sets
+/// after starting ../shared/qdrant, a name the other tests' baton processes do not read),
+/// else `QDRANT_URL`. `None` (after a loud message) when neither is set and
+/// BATON_REQUIRE_QDRANT is unset; CI sets it, so there a missing server fails.
+pub fn qdrant_url() -> Option<String> {
+    if let Some(url) = ["BATON_TEST_QDRANT_URL", "QDRANT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+    {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("BATON_REQUIRE_QDRANT").is_none(),
+        "BATON_REQUIRE_QDRANT is set but no server is: run `bash scripts/test.sh` (it starts ../shared/qdrant), or start one with `bash ../shared/qdrant/start.sh` and export BATON_TEST_QDRANT_URL"
+    );
+    eprintln!(
+        "\n*** SKIPPING server test: no Qdrant server (BATON_TEST_QDRANT_URL / QDRANT_URL); scripts/test.sh starts ../shared/qdrant when it is there ***\n"
+    );
+    None
+}
+
+/// A collection name no other test run uses.
+pub fn fresh_collection(what: &str) -> String {
+    format!("baton-test-{what}-{}", uuid::Uuid::new_v4())
+}
