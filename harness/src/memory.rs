@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use baton_memory::{
     Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryKind, MemoryRecord, RecallFilter,
@@ -36,10 +36,13 @@ pub fn commit_text(message: &str, files: &[String]) -> String {
     text
 }
 
-/// An open memory plus the project name its records carry.
+/// An open memory plus the project name its records carry. The memory sits in a slot the
+/// runner can empty and refill: when its files vanish under a running thread (a command ran
+/// `rm -rf .baton`), it is rebuilt in the background (`memory_repair`) and, meanwhile,
+/// memories are neither stored nor recalled.
 #[derive(Clone)]
 pub struct MemoryHandle {
-    pub memory: Arc<Memory>,
+    slot: Arc<RwLock<Option<Arc<Memory>>>>,
     pub project: String,
 }
 
@@ -89,11 +92,50 @@ impl MemoryHandle {
             settings.qdrant_url.as_deref(),
             settings.qdrant_api_key.as_deref(),
         );
-        let memory = Memory::open(config).await?;
-        Ok(Some(MemoryHandle {
-            memory: Arc::new(memory),
-            project: project_name(project),
-        }))
+        let memory = match Memory::open(config.clone()).await {
+            Ok(memory) => memory,
+            Err(error) => match crate::memory_repair::set_aside_broken(&config, &error) {
+                // An embedded store that does not open is set aside and started afresh;
+                // the runner rebuilds its content from git and the tapes.
+                Some(aside) => {
+                    eprintln!(
+                        "baton: warning: the memory store did not open ({error}); it was moved to {} and memory starts afresh, rebuilt from git history and the tapes",
+                        aside.display()
+                    );
+                    Memory::open(config).await?
+                }
+                None => return Err(error.into()),
+            },
+        };
+        Ok(Some(MemoryHandle::new(memory, project_name(project))))
+    }
+
+    pub fn new(memory: Memory, project: String) -> MemoryHandle {
+        MemoryHandle {
+            slot: Arc::new(RwLock::new(Some(Arc::new(memory)))),
+            project,
+        }
+    }
+
+    /// The memory, unless it is being rebuilt.
+    pub fn memory(&self) -> Option<Arc<Memory>> {
+        self.slot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Empties the slot, returning what was in it (the runner drops it off the main thread).
+    pub(crate) fn take(&self) -> Option<Arc<Memory>> {
+        self.slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Fills the slot with a (re)opened memory.
+    pub(crate) fn put(&self, memory: Memory) {
+        *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(memory));
     }
 
     /// A record with the fields every harness memory shares.
@@ -113,7 +155,8 @@ impl MemoryHandle {
     }
 
     pub(crate) async fn remember(&self, records: Vec<MemoryRecord>) {
-        if let Err(error) = self.memory.remember(records).await {
+        let Some(memory) = self.memory() else { return };
+        if let Err(error) = memory.remember(records).await {
             tracing::warn!(%error, "could not store memories; the session goes on without them");
         }
     }
@@ -169,7 +212,11 @@ pub fn format_hit(hit: &Hit) -> String {
 impl ThreadRunner {
     /// The memories most relevant to a feature, for the session's first message.
     pub(crate) async fn recall_for(&self, feature: &str, description: &str) -> Vec<String> {
-        let Some(handle) = &self.memory else {
+        let Some((handle, memory)) = self
+            .memory
+            .as_ref()
+            .and_then(|handle| Some((handle, handle.memory()?)))
+        else {
             return Vec::new();
         };
         let filter = RecallFilter {
@@ -177,7 +224,7 @@ impl ThreadRunner {
             ..RecallFilter::default()
         };
         let query = format!("{feature}: {description}");
-        match recall_distinct(&handle.memory, &query, &filter, self.settings.memory_top_k).await {
+        match recall_distinct(&memory, &query, &filter, self.settings.memory_top_k).await {
             Ok(hits) => hits.iter().map(format_hit).collect(),
             Err(error) => {
                 tracing::warn!(%error, "recall failed; the session starts without memories");

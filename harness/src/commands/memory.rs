@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use anyhow::Context as _;
+
 use baton_memory::{Memory, MemoryKind, MemoryRecord, RecallFilter};
 use baton_tape::{Tape, ThreadPaths};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -21,14 +23,14 @@ async fn open(project: &Path) -> Result<MemoryHandle, HarnessError> {
         url.as_deref(),
         std::env::var("QDRANT_API_KEY").ok().as_deref(),
     );
-    Ok(MemoryHandle {
-        memory: std::sync::Arc::new(Memory::open(config).await?),
-        project: project_name(
+    Ok(MemoryHandle::new(
+        Memory::open(config).await?,
+        project_name(
             &project
                 .canonicalize()
                 .unwrap_or_else(|_| project.to_path_buf()),
         ),
-    })
+    ))
 }
 
 /// The Qdrant server this project uses, if any: `QDRANT_URL`, else `memory.qdrant_url` in baton.toml.
@@ -84,7 +86,8 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         since,
         ..RecallFilter::default()
     };
-    let hits = recall_distinct(&handle.memory, &args.query, &filter, args.limit).await?;
+    let memory = handle.memory().context("memory is not open")?;
+    let hits = recall_distinct(&memory, &args.query, &filter, args.limit).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
@@ -107,7 +110,11 @@ pub async fn memory(command: MemoryCommand) -> anyhow::Result<ExitCode> {
 
 async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
-    let stats = handle.memory.stats().await?;
+    let stats = handle
+        .memory()
+        .context("memory is not open")?
+        .stats()
+        .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
@@ -127,9 +134,22 @@ async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
 /// be read leaves the memory as it was.
 async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
-    let feature_ids = known_feature_ids(&args.project);
+    let records = reindex_records(&handle, &args.project)?;
+    let memory = handle.memory().context("memory is not open")?;
+    memory.reset().await?;
+    let count = memory.remember(records).await?;
+    println!("reindexed {count} memories from git log, progress notes and tapes");
+    Ok(ExitCode::Ok)
+}
+
+/// Every memory the project's git log, progress notes and tapes hold, for a rebuild.
+pub(crate) fn reindex_records(
+    handle: &MemoryHandle,
+    project: &Path,
+) -> anyhow::Result<Vec<MemoryRecord>> {
+    let feature_ids = known_feature_ids(project);
     let mut records = Vec::new();
-    let repo = crate::project::ensure_repo(&args.project)?;
+    let repo = crate::project::ensure_repo(project)?;
     for commit in crate::project::all_commits(&repo)? {
         let (thread, session) = session_of(&commit.message);
         let mut record = handle.record(
@@ -146,14 +166,11 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(Utc::now);
         records.push(record);
     }
-    records.extend(progress_records(&handle, &args.project));
-    for thread in baton_tape::list_threads(&args.project)? {
-        records.extend(tape_records(&handle, &args.project, &thread));
+    records.extend(progress_records(handle, project));
+    for thread in baton_tape::list_threads(project)? {
+        records.extend(tape_records(handle, project, &thread));
     }
-    handle.memory.reset().await?;
-    let count = handle.memory.remember(records).await?;
-    println!("reindexed {count} memories from git log, progress notes and tapes");
-    Ok(ExitCode::Ok)
+    Ok(records)
 }
 
 /// The ids in the project's feature list (none when it has no readable one).

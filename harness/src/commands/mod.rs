@@ -6,7 +6,7 @@ mod control;
 mod demo;
 mod inputs;
 pub(crate) mod inspect;
-mod memory;
+pub(crate) mod memory;
 mod run;
 mod time_travel;
 mod verify;

@@ -8,6 +8,7 @@ mod blocking;
 mod checkpoint;
 mod control;
 mod encode;
+mod loops;
 mod session;
 mod step;
 mod verification;
@@ -104,7 +105,7 @@ pub struct StepTiming {
 
 /// A thread being run by this process.
 pub struct ThreadRunner {
-    project: PathBuf,
+    pub(crate) project: PathBuf,
     pub(crate) settings: Settings,
     workflow: Workflow,
     model: Arc<dyn Model>,
@@ -116,8 +117,9 @@ pub struct ThreadRunner {
     pub(crate) memory: Option<MemoryHandle>,
     pub(crate) state: ThreadState,
     guard: FeatureGuard,
-    /// Puts `baton.toml` back when a tool changed it (the model may not edit its limits).
-    config_guard: crate::config_guard::ConfigGuard,
+    /// Puts the user's inputs (app spec, `baton.toml`, `protected` files) back when a tool
+    /// changed them.
+    inputs: crate::input_guard::InputGuard,
     recorded: Recorded,
     lock: ThreadLock,
     started: Instant,
@@ -133,6 +135,8 @@ pub struct ThreadRunner {
     partial_snapshots: u32,
     /// The control socket and the pause rules' counters.
     steering: control::Steering,
+    /// Memory rebuilds started in this run after the store was deleted (memory_repair.rs).
+    pub(crate) memory_rebuilds: u32,
 }
 
 /// What a new thread starts from.
@@ -183,7 +187,8 @@ impl ThreadRunner {
             thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
         let mut runner = ThreadRunner {
             project,
@@ -196,7 +201,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, false),
-            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
+            inputs,
             state,
             recorded: Recorded::default(),
             lock,
@@ -208,6 +213,7 @@ impl ThreadRunner {
             touched: step::Touched::default(),
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
+            memory_rebuilds: 0,
         };
         runner.checkpoint().await?;
         Ok(runner)
@@ -334,7 +340,8 @@ impl ThreadRunner {
         }
         tape.sync()?;
         let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
         let mut runner = ThreadRunner {
             project,
@@ -347,7 +354,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, state.drafting),
-            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
+            inputs,
             state,
             recorded: Recorded::new(answers, AnswerSource::Resume),
             lock,
@@ -359,6 +366,7 @@ impl ThreadRunner {
             touched: step::Touched::default(),
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
+            memory_rebuilds: 0,
         };
         if unstarted {
             // The first checkpoint `create` did not get to: the project as the thread found it.
