@@ -77,8 +77,18 @@ impl ThreadRunner {
         );
         let config = config_for(&self.project, None, None);
         let project = self.project.clone();
-        tokio::spawn(rebuild(handle, config, project));
+        self.memory_rebuild = Some(tokio::spawn(rebuild(handle, config, project)));
         Some(Self::memory_note())
+    }
+
+    /// Waits for a rebuild still running (the run is ending).
+    pub(crate) async fn finish_memory_rebuild(&mut self) {
+        if let Some(task) = self.memory_rebuild.take()
+            && !task.is_finished()
+        {
+            eprintln!("baton: waiting for the memory rebuild to finish");
+            let _ = task.await;
+        }
     }
 
     fn memory_note() -> String {

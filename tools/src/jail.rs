@@ -270,4 +270,25 @@ mod tests {
         ));
         assert_eq!(normalise(".gitignore").unwrap(), vec![".gitignore"]);
     }
+
+    #[test]
+    fn read_only_files_are_refused_however_they_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app_spec.md"), "spec").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("../app_spec.md", dir.path().join("sub/link.md")).unwrap();
+        let jail = Jail::new(dir.path())
+            .unwrap()
+            .with_read_only(vec![("./app_spec.md".into(), "the user's spec".into())]);
+        for name in ["app_spec.md", "./app_spec.md", "sub/../app_spec.md", "sub/link.md"] {
+            let error = jail.resolve_write(name).unwrap_err();
+            assert!(
+                matches!(&error, ToolError::ReadOnly { path, .. } if path == "app_spec.md"),
+                "{name}: {error}"
+            );
+            assert!(error.to_string().contains("the user's spec"), "{error}");
+        }
+        assert!(jail.resolve_read("app_spec.md").is_ok(), "reading stays allowed");
+        assert!(jail.resolve_write("notes.md").is_ok());
+    }
 }

@@ -137,6 +137,9 @@ pub struct ThreadRunner {
     steering: control::Steering,
     /// Memory rebuilds started in this run after the store was deleted (memory_repair.rs).
     pub(crate) memory_rebuilds: u32,
+    /// The rebuild running in the background, awaited before the run returns so the store
+    /// is not left half-filled.
+    pub(crate) memory_rebuild: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What a new thread starts from.
@@ -214,6 +217,7 @@ impl ThreadRunner {
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
             memory_rebuilds: 0,
+            memory_rebuild: None,
         };
         runner.checkpoint().await?;
         Ok(runner)
@@ -367,6 +371,7 @@ impl ThreadRunner {
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
             memory_rebuilds: 0,
+            memory_rebuild: None,
         };
         if unstarted {
             // The first checkpoint `create` did not get to: the project as the thread found it.
@@ -398,6 +403,12 @@ impl ThreadRunner {
 
     /// Runs the thread until the workflow ends or stops.
     pub async fn run(&mut self) -> Result<RunOutcome, HarnessError> {
+        let outcome = self.run_inner().await;
+        self.finish_memory_rebuild().await;
+        outcome
+    }
+
+    async fn run_inner(&mut self) -> Result<RunOutcome, HarnessError> {
         loop {
             if !self.state.is_finished()
                 && let Some(outcome) = self.control_point().await?
