@@ -32,7 +32,12 @@ impl HarnessTools {
     ) -> Result<HarnessTools, HarnessError> {
         let jail = Jail::new(project).map_err(|e| HarnessError::BadInput(e.to_string()))?;
         let jail = Arc::new(jail.with_read_only(read_only));
-        let mut toolbox = ToolBox::standard(jail, ToolConfig::default());
+        let config = ToolConfig {
+            bash_timeout: settings.bash_timeout_cap,
+            bash_max_timeout: settings.bash_timeout_cap,
+            ..ToolConfig::default()
+        };
+        let mut toolbox = ToolBox::standard(jail, config);
         if let Some(memory) = memory {
             toolbox.register(Arc::new(RecallTool {
                 memory,
