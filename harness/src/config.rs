@@ -45,6 +45,8 @@ pub struct Settings {
     /// The longest a bash command runs in the foreground, whatever the model asks; past it
     /// the command goes on in the background (`bash_timeout_cap_secs`).
     pub bash_timeout_cap: Duration,
+    /// How often a progress line reports a model request or tool call still in flight.
+    pub progress_interval: Duration,
     /// The limits a config file set (by their `baton.toml` key): a thread's recorded
     /// limits give way to these on resume (see `connection`).
     pub set_by_files: Vec<&'static str>,
@@ -108,6 +110,7 @@ struct FileConfig {
     #[serde(default)]
     protected: Vec<String>,
     bash_timeout_cap_secs: Option<u64>,
+    progress_interval_secs: Option<u64>,
     #[serde(default)]
     prices: BTreeMap<String, Prices>,
     #[serde(default)]
@@ -170,6 +173,7 @@ impl FileConfig {
             initializer_attempts: self.initializer_attempts.or(lower.initializer_attempts),
             protected: [self.protected, lower.protected].concat(),
             bash_timeout_cap_secs: self.bash_timeout_cap_secs.or(lower.bash_timeout_cap_secs),
+            progress_interval_secs: self.progress_interval_secs.or(lower.progress_interval_secs),
             prices,
             memory: FileMemory {
                 enabled: self.memory.enabled.or(lower.memory.enabled),
@@ -261,6 +265,9 @@ impl Settings {
             initializer_attempts: file.initializer_attempts.unwrap_or(3).max(1),
             protected: file.protected,
             bash_timeout_cap: Duration::from_secs(file.bash_timeout_cap_secs.unwrap_or(120).max(1)),
+            progress_interval: Duration::from_secs(
+                file.progress_interval_secs.unwrap_or(10).max(1),
+            ),
             set_by_files,
         })
     }

@@ -87,9 +87,12 @@ impl InputGuard {
                         std::fs::create_dir_all(parent)
                             .map_err(|source| HarnessError::io(parent, source))?;
                     }
-                    std::fs::write(&path, bytes).map_err(|source| HarnessError::io(&path, source))?;
+                    std::fs::write(&path, bytes)
+                        .map_err(|source| HarnessError::io(&path, source))?;
                 }
-                None => std::fs::remove_file(&path).map_err(|source| HarnessError::io(&path, source))?,
+                None => {
+                    std::fs::remove_file(&path).map_err(|source| HarnessError::io(&path, source))?
+                }
             }
             messages.push(format!(
                 "your change to {} was reverted: {}",
@@ -112,7 +115,8 @@ impl InputGuard {
                 continue;
             }
             if let Some(parent) = kept.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| HarnessError::io(parent, source))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| HarnessError::io(parent, source))?;
             }
             std::fs::write(&kept, bytes).map_err(|source| HarnessError::io(&kept, source))?;
         }
@@ -179,7 +183,11 @@ mod tests {
         std::fs::write(dir.path().join("schema.sql"), "create table t;").unwrap();
         let guard = InputGuard::load(
             dir.path(),
-            &["./app_spec.md".to_owned(), "schema.sql".to_owned(), "gone.txt".to_owned()],
+            &[
+                "./app_spec.md".to_owned(),
+                "schema.sql".to_owned(),
+                "gone.txt".to_owned(),
+            ],
         )
         .unwrap();
         let names: Vec<String> = guard.read_only().into_iter().map(|(rel, _)| rel).collect();

@@ -64,7 +64,13 @@ fn quiet_on_closed_pipe() {
         if first {
             // Some engines put a backtrace in the message itself: keep what comes before it.
             let message = message.split(", backtrace").next().unwrap_or_default();
-            let line: String = message.lines().next().unwrap_or_default().chars().take(300).collect();
+            let line: String = message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
             eprintln!(
                 "baton: warning: a background task failed ({line}; at {place}); baton goes on without it"
             );

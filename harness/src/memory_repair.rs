@@ -101,24 +101,33 @@ async fn rebuild(handle: MemoryHandle, config: MemoryConfig, project: PathBuf) {
     let memory = match Memory::open(config).await {
         Ok(memory) => memory,
         Err(error) => {
-            eprintln!("baton: warning: memory could not be reopened ({error}); the thread goes on without it");
+            eprintln!(
+                "baton: warning: memory could not be reopened ({error}); the thread goes on without it"
+            );
             return;
         }
     };
     let records = {
         let handle = handle.clone();
-        tokio::task::spawn_blocking(move || crate::commands::memory::reindex_records(&handle, &project)).await
+        tokio::task::spawn_blocking(move || {
+            crate::commands::memory::reindex_records(&handle, &project)
+        })
+        .await
     };
     let count = match records {
         Ok(Ok(records)) => match memory.remember(records).await {
             Ok(count) => count,
             Err(error) => {
-                eprintln!("baton: warning: memory reopened empty; storing the rebuilt memories failed: {error}");
+                eprintln!(
+                    "baton: warning: memory reopened empty; storing the rebuilt memories failed: {error}"
+                );
                 0
             }
         },
         Ok(Err(error)) => {
-            eprintln!("baton: warning: memory reopened empty; reading history to rebuild it failed: {error:#}");
+            eprintln!(
+                "baton: warning: memory reopened empty; reading history to rebuild it failed: {error:#}"
+            );
             0
         }
         Err(error) => {

@@ -147,7 +147,8 @@ impl Tool for RecallTool {
         let limit = args.limit.unwrap_or(5).clamp(1, 20);
         let Some(memory) = self.memory.memory() else {
             return ToolOutput::error(
-                "memory is being rebuilt (its files were deleted); try recall again in a few steps".to_owned(),
+                "memory is being rebuilt (its files were deleted); try recall again in a few steps"
+                    .to_owned(),
             );
         };
         match self

@@ -103,8 +103,14 @@ fn the_spec_cannot_be_changed_by_file_tools_and_a_bash_change_is_put_back() {
             && overwrite.contains("your change to baton.toml was reverted"),
         "{overwrite}"
     );
-    assert!(results[3].2.contains("app_spec.md was reverted"), "{results:?}");
-    assert_eq!(std::fs::read_to_string(project.join("app_spec.md")).unwrap(), SPEC);
+    assert!(
+        results[3].2.contains("app_spec.md was reverted"),
+        "{results:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("app_spec.md")).unwrap(),
+        SPEC
+    );
     assert!(!project.join("baton.toml").exists());
     assert_eq!(
         std::fs::read_to_string(project.join(".baton/inputs/app_spec.md")).unwrap(),
@@ -135,7 +141,11 @@ fn a_protected_file_is_guarded_like_the_spec() {
     ]})]);
     std::fs::create_dir_all(project.join("data")).unwrap();
     std::fs::write(project.join("data/seed.json"), "[1, 2, 3]\n").unwrap();
-    std::fs::write(project.join("baton.toml"), "protected = [\"data/seed.json\"]\n").unwrap();
+    std::fs::write(
+        project.join("baton.toml"),
+        "protected = [\"data/seed.json\"]\n",
+    )
+    .unwrap();
     let output = baton_run(
         root.path(),
         &project,
@@ -145,8 +155,14 @@ fn a_protected_file_is_guarded_like_the_spec() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let results = tool_results(&project);
-    assert!(!results[0].1 && results[0].2.contains("protected by the user"), "{results:?}");
-    assert!(results[1].2.contains("data/seed.json was reverted"), "{results:?}");
+    assert!(
+        !results[0].1 && results[0].2.contains("protected by the user"),
+        "{results:?}"
+    );
+    assert!(
+        results[1].2.contains("data/seed.json was reverted"),
+        "{results:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(project.join("data/seed.json")).unwrap(),
         "[1, 2, 3]\n"
@@ -223,7 +239,11 @@ fn an_alternating_pair_of_calls_ends_the_session_and_the_next_one_hears_of_it() 
     };
     assert_eq!(*period, 2);
     assert_eq!(pattern.len(), 2, "{pattern:?}");
-    assert_eq!(ends[1], SessionEnd::Finished, "the second session was answered");
+    assert_eq!(
+        ends[1],
+        SessionEnd::Finished,
+        "the second session was answered"
+    );
     // The second session's first message named the loop (the script's `expect_in_request`
     // answers only then), with the calls' last results.
     let state = head_state(&project, "t");
@@ -234,9 +254,7 @@ fn an_alternating_pair_of_calls_ends_the_session_and_the_next_one_hears_of_it() 
 
 #[test]
 fn a_call_repeated_with_only_its_timeout_changed_is_a_loop() {
-    let call = |timeout: u64| {
-        json!({"tool_calls": [{"name": "bash", "arguments": {"command": "init.sh", "timeout_secs": timeout}}]})
-    };
+    let call = |timeout: u64| json!({"tool_calls": [{"name": "bash", "arguments": {"command": "init.sh", "timeout_secs": timeout}}]});
     let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
         write_list_turn(), call(0), call(1), call(0), {"content": "never reached"}
     ]})]);
@@ -250,7 +268,14 @@ fn a_call_repeated_with_only_its_timeout_changed_is_a_loop() {
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let ends = session_ends(&project);
     assert!(
-        matches!(&ends[0], SessionEnd::LoopDetected { period: 1, repeats: 3, .. }),
+        matches!(
+            &ends[0],
+            SessionEnd::LoopDetected {
+                period: 1,
+                repeats: 3,
+                ..
+            }
+        ),
         "{ends:?}"
     );
 }
@@ -288,4 +313,65 @@ fn initializers_without_a_feature_list_are_told_what_is_missing_then_the_thread_
     let state = head_state(&project, "t");
     assert_eq!(state.sessions_run, 3);
     assert_eq!(state.status_word(), "stopped");
+}
+
+#[test]
+fn a_foreground_server_goes_to_the_background_and_progress_lines_say_what_runs() {
+    let (root, project, script) = setup(&[json!({"node": "initializer", "turns": [
+        write_list_turn(),
+        {"tool_calls": [{"name": "bash", "arguments": {
+            "command": "echo $$ > server.pid; exec python3 -m http.server 0 --bind 127.0.0.1",
+            "timeout_secs": 600}}]},
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "sleep 4; echo slept"}}]},
+        {"tool_calls": [{"name": "bash_output", "arguments": {"job": 2}}], "delay_ms": 3000},
+        {"tool_calls": [{"name": "bash_stop", "arguments": {"job": 1}}]},
+        {"content": "Set up."}
+    ]})]);
+    std::fs::write(
+        project.join("baton.toml"),
+        "bash_timeout_cap_secs = 2\nprogress_interval_secs = 1\n",
+    )
+    .unwrap();
+    let began = std::time::Instant::now();
+    let output = baton_run(
+        root.path(),
+        &project,
+        &script,
+        "t",
+        &["--max-sessions", "1", "--no-memory", "--no-verify"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(60),
+        "the run did not wait for the server's 600 s"
+    );
+    let results = tool_results(&project);
+    assert!(
+        results[1].1 && results[1].2.contains("listening on port"),
+        "{results:?}"
+    );
+    assert!(results[1].2.contains("job 1"), "{results:?}");
+    assert!(
+        results[2].2.contains("still running after 2 s"),
+        "{results:?}"
+    );
+    assert!(results[3].2.contains("slept"), "{results:?}");
+    assert!(
+        results[3].2.contains("[job 2: exited with code 0]"),
+        "{results:?}"
+    );
+    assert!(results[4].2.contains("[job 1 stopped"), "{results:?}");
+    let pid: i32 = std::fs::read_to_string(project.join("server.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
+    assert!(!alive, "the server was stopped");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("waiting for the model · "), "{stderr}");
+    assert!(stderr.contains("running bash "), "{stderr}");
 }

@@ -280,7 +280,12 @@ mod tests {
         let jail = Jail::new(dir.path())
             .unwrap()
             .with_read_only(vec![("./app_spec.md".into(), "the user's spec".into())]);
-        for name in ["app_spec.md", "./app_spec.md", "sub/../app_spec.md", "sub/link.md"] {
+        for name in [
+            "app_spec.md",
+            "./app_spec.md",
+            "sub/../app_spec.md",
+            "sub/link.md",
+        ] {
             let error = jail.resolve_write(name).unwrap_err();
             assert!(
                 matches!(&error, ToolError::ReadOnly { path, .. } if path == "app_spec.md"),
@@ -288,7 +293,10 @@ mod tests {
             );
             assert!(error.to_string().contains("the user's spec"), "{error}");
         }
-        assert!(jail.resolve_read("app_spec.md").is_ok(), "reading stays allowed");
+        assert!(
+            jail.resolve_read("app_spec.md").is_ok(),
+            "reading stays allowed"
+        );
         assert!(jail.resolve_write("notes.md").is_ok());
     }
 }

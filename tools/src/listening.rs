@@ -30,7 +30,10 @@ fn socket_inodes(group: i32) -> HashSet<u64> {
     };
     for entry in procs.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let in_group = fs::read_to_string(format!("/proc/{pid}/stat"))

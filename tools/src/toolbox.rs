@@ -32,7 +32,11 @@ impl ToolBox {
         toolbox.register(Arc::new(WriteFile::new(jail.clone())));
         toolbox.register(Arc::new(EditFile::new(jail.clone())));
         let jobs = Arc::new(Jobs::default());
-        toolbox.register(Arc::new(Bash::new(jail.clone(), config.clone(), jobs.clone())));
+        toolbox.register(Arc::new(Bash::new(
+            jail.clone(),
+            config.clone(),
+            jobs.clone(),
+        )));
         toolbox.register(Arc::new(BashOutput::new(jobs.clone(), config.clone())));
         toolbox.register(Arc::new(BashStop::new(jobs, config.clone())));
         toolbox.register(Arc::new(Glob::new(jail.clone(), config.clone())));

@@ -47,10 +47,8 @@ pub fn history_len(repeats: u32) -> usize {
 
 /// A call's identity for loop detection (see the module header).
 pub fn signature(call: &ToolCall) -> String {
-    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments).map_or_else(
-        |_| squash(&call.arguments),
-        |value| canonical(&value),
-    );
+    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments)
+        .map_or_else(|_| squash(&call.arguments), |value| canonical(&value));
     format!("{}:{arguments}", call.name)
 }
 
@@ -156,7 +154,10 @@ mod tests {
         assert_eq!(signature(&a), signature(&c));
         let other = call("bash", r#"{"command":"ls -l"}"#);
         assert_ne!(signature(&a), signature(&other));
-        assert_ne!(signature(&a), signature(&call("grep", r#"{"command":"ls -la"}"#)));
+        assert_ne!(
+            signature(&a),
+            signature(&call("grep", r#"{"command":"ls -la"}"#))
+        );
     }
 
     #[test]

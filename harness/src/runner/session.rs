@@ -377,7 +377,11 @@ fn loop_handoff(
     );
     for call in round {
         let result = call.result.trim();
-        let result = if result.is_empty() { "(no result)" } else { result };
+        let result = if result.is_empty() {
+            "(no result)"
+        } else {
+            result
+        };
         let _ = write!(
             out,
             "\n- `{}`\n  last result: {}",

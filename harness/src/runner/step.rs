@@ -179,8 +179,14 @@ impl ThreadRunner {
         };
         failpoint("step.before_model_call");
         let asked = Instant::now();
+        let ticker = crate::display::Ticker::start(
+            crate::display::head(&self.state),
+            "waiting for the model".to_owned(),
+            self.settings.progress_interval,
+        );
         let answer =
             tokio::time::timeout(self.settings.step_timeout, self.model.complete(&request)).await;
+        drop(ticker);
         self.step_timing.model = asked.elapsed();
         failpoint("step.after_model_call");
         let messages = request.messages.len();
@@ -231,7 +237,13 @@ impl ThreadRunner {
         } else if let Some(recorded) = self.mock_results.as_ref().and_then(|m| m.get(&call.id)) {
             recorded.clone()
         } else {
+            let ticker = crate::display::Ticker::start(
+                crate::display::head(&self.state),
+                format!("running {}", super::loops::describe(call)),
+                self.settings.progress_interval,
+            );
             let (output, working) = self.tools.call(&call.name, &call.arguments).await;
+            drop(ticker);
             self.step_timing.tools += working;
             self.step_timing.tool_calls += 1;
             output
@@ -280,9 +292,7 @@ impl ThreadRunner {
                 output.content.push_str(message);
             }
             if !reverted.is_empty() {
-                self.record(Event::InputReverted {
-                    messages: reverted,
-                })?;
+                self.record(Event::InputReverted { messages: reverted })?;
             }
         }
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

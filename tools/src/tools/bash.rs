@@ -132,9 +132,14 @@ impl Bash {
         });
 
         let moved = |why: String, exited| -> Result<Ending, ToolError> {
-            let (id, log) =
-                self.jobs
-                    .adopt(self.jail.root(), &args.command, group, &sink, exited, started)?;
+            let (id, log) = self.jobs.adopt(
+                self.jail.root(),
+                &args.command,
+                group,
+                &sink,
+                exited,
+                started,
+            )?;
             Ok(Ending::Background(id, log, why))
         };
         let mut output_so_far = None;
@@ -183,8 +188,7 @@ impl Bash {
                 notes.push("[output reading stopped: a process outside the command's group still holds it]");
             }
         }
-        let output =
-            output_so_far.unwrap_or_else(|| render(&sink, self.config.output_max_chars));
+        let output = output_so_far.unwrap_or_else(|| render(&sink, self.config.output_max_chars));
         Ok(report(&output, &notes, &ending).touching_anything())
     }
 }

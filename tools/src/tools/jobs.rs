@@ -117,7 +117,8 @@ impl Jobs {
         let id = jobs.keys().next_back().map_or(1, |last| last + 1);
         let rel = format!("{JOBS_DIR}/{id}.log");
         let path = root.join(&rel);
-        let opened = std::fs::create_dir_all(root.join(JOBS_DIR)).and_then(|()| File::create(&path));
+        let opened =
+            std::fs::create_dir_all(root.join(JOBS_DIR)).and_then(|()| File::create(&path));
         let mut log = opened.map_err(|e| ToolError::io("creating the job log", rel.clone(), e))?;
         {
             let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);

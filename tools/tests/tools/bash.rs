@@ -248,7 +248,10 @@ fn jobs_still_running_when_the_tool_box_goes_are_killed() {
         bash_timeout: Duration::from_secs(1),
         ..ToolConfig::default()
     });
-    project.ok("bash", &json!({ "command": "echo $$ > job.pid; exec sleep 60" }));
+    project.ok(
+        "bash",
+        &json!({ "command": "echo $$ > job.pid; exec sleep 60" }),
+    );
     let pid = read_pid(&project, "job.pid");
     assert!(!process_gone(pid));
     drop(project.tools);
