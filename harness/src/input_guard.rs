@@ -91,7 +91,8 @@ impl InputGuard {
                         .map_err(|source| HarnessError::io(&path, source))?;
                 }
                 None => {
-                    std::fs::remove_file(&path).map_err(|source| HarnessError::io(&path, source))?
+                    std::fs::remove_file(&path)
+                        .map_err(|source| HarnessError::io(&path, source))?;
                 }
             }
             messages.push(format!(

@@ -288,6 +288,14 @@ impl ThreadRunner {
                 state.phase = Phase::Between;
             }
         }
+        // A larger initializer_attempts lets a thread whose initializers failed go on.
+        if matches!(state.phase, Phase::Stopped { .. })
+            && state.failed_initializers > 0
+            && state.failed_initializers < settings.initializer_attempts
+            && state.sessions_run < state.max_sessions
+        {
+            state.phase = Phase::Between;
+        }
         // A larger attempt budget gives blocked features their sessions back.
         let budget = settings.feature_attempts;
         if matches!(state.phase, Phase::Blocked { .. })

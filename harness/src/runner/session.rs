@@ -273,8 +273,8 @@ impl ThreadRunner {
         if failed >= limit {
             let reason = format!(
                 "{failed} initializer sessions in a row ended without a valid {FEATURE_LIST} (the last: {problem}); \
-                 the model cannot set the project up. Try a stronger model, or write {FEATURE_LIST} by hand and resume \
-                 (initializer_attempts in baton.toml sets how many sessions it gets)"
+                 the model cannot set the project up. Try a stronger model (a new thread), or raise initializer_attempts \
+                 in baton.toml and resume"
             );
             self.state.phase = Phase::Stopped {
                 reason: reason.clone(),
