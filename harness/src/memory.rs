@@ -79,35 +79,43 @@ pub fn project_name(project: &Path) -> String {
 
 impl MemoryHandle {
     /// Opens memory unless it is switched off; failing to open it is an error that names the
-    /// fix (and `--no-memory`).
+    /// fix (and `--no-memory`). An embedded store whose files do not open is moved aside and
+    /// started afresh: the handle comes back empty, with the task that fills it from git
+    /// history, progress notes and the tapes.
     pub async fn open_if_enabled(
         project: &Path,
         settings: &Settings,
-    ) -> Result<Option<MemoryHandle>, HarnessError> {
+    ) -> Result<(Option<MemoryHandle>, Option<tokio::task::JoinHandle<()>>), HarnessError> {
         if !settings.memory_enabled {
-            return Ok(None);
+            return Ok((None, None));
         }
         let config = config_for(
             project,
             settings.qdrant_url.as_deref(),
             settings.qdrant_api_key.as_deref(),
         );
-        let memory = match Memory::open(config.clone()).await {
-            Ok(memory) => memory,
+        match Memory::open(config.clone()).await {
+            Ok(memory) => Ok((Some(MemoryHandle::new(memory, project_name(project))), None)),
             Err(error) => match crate::memory_repair::set_aside_broken(&config, &error) {
-                // An embedded store that does not open is set aside and started afresh;
-                // the runner rebuilds its content from git and the tapes.
                 Some(aside) => {
                     eprintln!(
-                        "baton: warning: the memory store did not open ({error}); it was moved to {} and memory starts afresh, rebuilt from git history and the tapes",
+                        "baton: warning: the memory store did not open ({error}); it was moved to {} and is rebuilt in the background from git history, progress notes and the tapes",
                         aside.display()
                     );
-                    Memory::open(config).await?
+                    let handle = MemoryHandle {
+                        slot: Arc::new(RwLock::new(None)),
+                        project: project_name(project),
+                    };
+                    let task = tokio::spawn(crate::memory_repair::rebuild(
+                        handle.clone(),
+                        config,
+                        project.to_path_buf(),
+                    ));
+                    Ok((Some(handle), Some(task)))
                 }
-                None => return Err(error.into()),
+                None => Err(error.into()),
             },
-        };
-        Ok(Some(MemoryHandle::new(memory, project_name(project))))
+        }
     }
 
     pub fn new(memory: Memory, project: String) -> MemoryHandle {

@@ -51,7 +51,12 @@ impl ThreadRunner {
     pub(crate) fn repair_memory_if_gone(&mut self) -> Option<String> {
         let handle = self.memory.clone()?;
         let path = edge_path(&self.project, &self.settings)?;
-        if path.exists() || handle.memory().is_none() {
+        if path.exists()
+            || self
+                .memory_rebuild
+                .as_ref()
+                .is_some_and(|t| !t.is_finished())
+        {
             return None;
         }
         let old = handle.take();
@@ -97,7 +102,7 @@ impl ThreadRunner {
 }
 
 /// Opens a fresh store, fills it and puts it in the handle's slot.
-async fn rebuild(handle: MemoryHandle, config: MemoryConfig, project: PathBuf) {
+pub(crate) async fn rebuild(handle: MemoryHandle, config: MemoryConfig, project: PathBuf) {
     let memory = match Memory::open(config).await {
         Ok(memory) => memory,
         Err(error) => {

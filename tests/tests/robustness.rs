@@ -375,3 +375,50 @@ fn a_foreground_server_goes_to_the_background_and_progress_lines_say_what_runs()
     assert!(stderr.contains("waiting for the model · "), "{stderr}");
     assert!(stderr.contains("running bash "), "{stderr}");
 }
+
+#[test]
+fn a_corrupt_memory_store_is_set_aside_and_rebuilt_on_resume() {
+    let (root, project, script) = setup(&[
+        json!({"node": "initializer", "turns": [write_list_turn(), {"content": "Set up one feature."}]}),
+        json!({"node": "coding", "turns": [{"content": "Looked at one."}]}),
+    ]);
+    let first = baton_run(
+        root.path(),
+        &project,
+        &script,
+        "t",
+        &["--max-sessions", "1", "--no-verify"],
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", describe(&first));
+    std::fs::write(project.join(".baton/memory/edge_config.json"), "{ not json").unwrap();
+    let resumed = baton_tests::baton(
+        root.path(),
+        &[
+            "resume",
+            "t",
+            "--project",
+            project.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+            "--max-sessions",
+            "2",
+            "--no-verify",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(1), "{}", describe(&resumed));
+    assert!(stderr.contains("the memory store did not open"), "{stderr}");
+    assert!(stderr.contains("memory rebuilt:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let set_aside = std::fs::read_dir(project.join(".baton"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("memory.broken-")
+        });
+    assert!(set_aside, "the broken store is kept for a look");
+    assert!(memory_total(&project) > 0);
+    assert_eq!(head_state(&project, "t").sessions_run, 2);
+}

@@ -189,7 +189,7 @@ impl ThreadRunner {
             StepNo(0),
             thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
-        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
@@ -217,7 +217,7 @@ impl ThreadRunner {
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
             memory_rebuilds: 0,
-            memory_rebuild: None,
+            memory_rebuild,
         };
         runner.checkpoint().await?;
         Ok(runner)
@@ -351,7 +351,7 @@ impl ThreadRunner {
             state.connection = Some(connection);
         }
         tape.sync()?;
-        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
@@ -379,7 +379,7 @@ impl ThreadRunner {
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
             memory_rebuilds: 0,
-            memory_rebuild: None,
+            memory_rebuild,
         };
         if unstarted {
             // The first checkpoint `create` did not get to: the project as the thread found it.
