@@ -339,9 +339,12 @@ pub(super) fn describe_end(end: &SessionEnd) -> String {
             period,
             pattern,
         } => match (period, pattern.as_slice()) {
-            (1, _) | (_, []) => format!(
+            (_, []) => format!(
                 "loop detected ({tool} called {repeats} times in a row with the same arguments)"
             ),
+            (1, [call, ..]) => {
+                format!("loop detected (the same call {repeats} times in a row: `{call}`)")
+            }
             (_, calls) => format!(
                 "loop detected (a cycle of {period} calls repeated {repeats} times: {})",
                 calls
@@ -372,7 +375,7 @@ fn loop_handoff(
     let start = recent.len().saturating_sub(2 * period);
     let round = &recent[start..recent.len().saturating_sub(period).max(start)];
     let mut out = format!(
-        "Session {session} was ended by baton because it repeated itself: these {} call(s) came {repeats} times in a row, with the same results each time. Do not repeat them; find out why they fail and do something else.\n",
+        "Session {session} was ended by baton because it repeated itself: these {} call(s) came {repeats} times in a row. Do not send them again: read what they returned, find out why, and do something else.\n",
         round.len().max(1)
     );
     for call in round {
