@@ -38,6 +38,17 @@ pub struct Settings {
     pub full_snapshot_every: u64,
     /// Coding sessions a feature gets before it is marked blocked and the thread moves on.
     pub feature_attempts: u32,
+    /// Initializer sessions in a row that may end without a valid feature list before the
+    /// thread stops.
+    pub initializer_attempts: u32,
+    /// Project files the model may not change besides `app_spec.md` and `baton.toml`
+    /// (`protected = [...]`), relative to the project.
+    pub protected: Vec<String>,
+    /// The longest a bash command runs in the foreground, whatever the model asks; past it
+    /// the command goes on in the background (`bash_timeout_cap_secs`).
+    pub bash_timeout_cap: Duration,
+    /// How often a progress line reports a model request or tool call still in flight.
+    pub progress_interval: Duration,
     /// The limits a config file set (by their `baton.toml` key): a thread's recorded
     /// limits give way to these on resume (see `connection`).
     pub set_by_files: Vec<&'static str>,
@@ -97,6 +108,11 @@ struct FileConfig {
     workflow: Option<String>,
     full_snapshot_every: Option<u64>,
     feature_attempts: Option<u32>,
+    initializer_attempts: Option<u32>,
+    #[serde(default)]
+    protected: Vec<String>,
+    bash_timeout_cap_secs: Option<u64>,
+    progress_interval_secs: Option<u64>,
     #[serde(default)]
     prices: BTreeMap<String, Prices>,
     #[serde(default)]
@@ -157,6 +173,10 @@ impl FileConfig {
             workflow: self.workflow.or(lower.workflow),
             full_snapshot_every: self.full_snapshot_every.or(lower.full_snapshot_every),
             feature_attempts: self.feature_attempts.or(lower.feature_attempts),
+            initializer_attempts: self.initializer_attempts.or(lower.initializer_attempts),
+            protected: [self.protected, lower.protected].concat(),
+            bash_timeout_cap_secs: self.bash_timeout_cap_secs.or(lower.bash_timeout_cap_secs),
+            progress_interval_secs: self.progress_interval_secs.or(lower.progress_interval_secs),
             prices,
             memory: FileMemory {
                 enabled: self.memory.enabled.or(lower.memory.enabled),
@@ -250,6 +270,12 @@ impl Settings {
             full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
             pause: file.pause,
             feature_attempts: file.feature_attempts.unwrap_or(3).max(1),
+            initializer_attempts: file.initializer_attempts.unwrap_or(3).max(1),
+            protected: file.protected,
+            bash_timeout_cap: Duration::from_secs(file.bash_timeout_cap_secs.unwrap_or(120).max(1)),
+            progress_interval: Duration::from_secs(
+                file.progress_interval_secs.unwrap_or(10).max(1),
+            ),
             set_by_files,
         })
     }

@@ -1,6 +1,8 @@
 //! Progress lines on stderr while a thread runs: node, session, step, features, tokens.
 //! Plain lines (no terminal control codes) so logs of unattended runs stay readable.
 
+use std::time::{Duration, Instant};
+
 use baton_model::ModelResponse;
 
 use crate::project::Committed;
@@ -15,7 +17,7 @@ fn tokens(state: &ThreadState) -> String {
     }
 }
 
-fn head(state: &ThreadState) -> String {
+pub fn head(state: &ThreadState) -> String {
     let blocked = if state.blocked.is_empty() {
         String::new()
     } else {
@@ -83,4 +85,27 @@ pub fn regressions(lines: &[String]) {
 
 pub fn finished(state: &ThreadState) {
     eprintln!("{} thread done", head(state));
+}
+
+/// While something slow is in flight (a model request, a tool call), a line every `every`
+/// saying what and for how long: `[…] waiting for the model · 20 s`. Plain lines, like the
+/// rest; nothing is printed for what ends within the first interval. Stops when dropped.
+pub struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Ticker {
+    pub fn start(head: String, what: String, every: Duration) -> Ticker {
+        let started = Instant::now();
+        Ticker(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                eprintln!("{head} {what} · {} s", started.elapsed().as_secs());
+            }
+        }))
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -13,10 +13,24 @@ pub enum SessionEnd {
     Finished,
     /// The session used all the turns its node allows.
     TurnLimit { turns: u32 },
-    /// The same tool call with the same arguments came `repeats` times in a row.
-    LoopDetected { tool: String, repeats: u32 },
+    /// The session's last calls repeated a pattern of `period` calls `repeats` times in a
+    /// row (period 1: the same call; near-repeats that differ only in a timeout or
+    /// whitespace count as the same). `tool` is the pattern's last call's tool.
+    LoopDetected {
+        tool: String,
+        repeats: u32,
+        #[serde(default = "one")]
+        period: u32,
+        /// The calls of one round, as a person reads them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pattern: Vec<String>,
+    },
     /// A model call failed for good.
     ModelFailed { error: String },
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One thing that happened in a thread.
@@ -81,6 +95,9 @@ pub enum Event {
     },
     /// An edit of feature_list.json broke its rules and was reverted.
     FeatureListReverted { violations: Vec<String> },
+    /// A tool changed one of the user's inputs (app spec, `baton.toml`, a `protected` file);
+    /// it was put back and the model told why.
+    InputReverted { messages: Vec<String> },
     /// The harness ran a feature's checks.
     Verification {
         feature: String,

@@ -30,8 +30,14 @@ fn main() -> ExitCode {
 /// `baton history | head` closes stdout early: the next print fails with a broken pipe, which
 /// `println!` turns into a panic. That is the reader being done, not an error: end quietly
 /// with exit 0, as other command-line tools do.
+///
+/// A panic on any thread but the main one is a background task failing (a memory store's
+/// flush, a tool in the blocking pool, a watcher): its task or thread ends, and baton goes
+/// on. It is shown as one warning line, once per place it happens, never as a backtrace
+/// (`-vv` logs the details). Panics on the main thread are bugs and keep the default report.
 fn quiet_on_closed_pipe() {
     let default = std::panic::take_hook();
+    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
     std::panic::set_hook(Box::new(move |info| {
         let message = info
             .payload()
@@ -42,7 +48,33 @@ fn quiet_on_closed_pipe() {
         if message.contains("Broken pipe") {
             std::process::exit(0);
         }
-        default(info);
+        let thread = std::thread::current();
+        if thread.name() == Some("main") {
+            default(info);
+            return;
+        }
+        let place = info
+            .location()
+            .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+        tracing::debug!(thread = thread.name().unwrap_or("unnamed"), %place, message, "background panic");
+        let first = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(place.clone());
+        if first {
+            // Some engines put a backtrace in the message itself: keep what comes before it.
+            let message = message.split(", backtrace").next().unwrap_or_default();
+            let line: String = message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            eprintln!(
+                "baton: warning: a background task failed ({line}; at {place}); baton goes on without it"
+            );
+        }
     }));
 }
 

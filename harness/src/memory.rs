@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use baton_memory::{
     Adoption, Backend, EmbedderOptions, Hit, Memory, MemoryConfig, MemoryError, MemoryKind,
@@ -39,10 +39,13 @@ pub fn commit_text(message: &str, files: &[String]) -> String {
     text
 }
 
-/// An open memory plus the project id its records carry.
+/// An open memory plus the project id its records carry. The memory sits in a slot the
+/// runner can empty and refill: when its files vanish under a running thread (a command ran
+/// `rm -rf .baton`), it is rebuilt in the background (`memory_repair`) and, meanwhile,
+/// memories are neither stored nor recalled.
 #[derive(Clone)]
 pub struct MemoryHandle {
-    pub memory: Arc<Memory>,
+    slot: Arc<RwLock<Option<Arc<Memory>>>>,
     /// The project's id (see [`crate::project_id`]): every record carries it, recall filters on it.
     pub project: String,
     /// Writes waiting for the store to answer again (see [`crate::memory_queue`]).
@@ -121,20 +124,22 @@ impl MemoryHandle {
             pending.report(&error);
         }
         Ok(MemoryHandle {
-            memory: Arc::new(memory),
+            slot: Arc::new(RwLock::new(Some(Arc::new(memory)))),
             project: identity.id,
             pending: Arc::new(pending),
         })
     }
 
     /// Opens memory unless it is switched off; failing to open it is an error that names the
-    /// fix (and `--no-memory`).
+    /// fix (and `--no-memory`). An embedded store whose files do not open is moved aside and
+    /// started afresh: the handle comes back empty, with the task that fills it from git
+    /// history, progress notes and the tapes.
     pub async fn open_if_enabled(
         project: &Path,
         settings: &Settings,
-    ) -> Result<Option<MemoryHandle>, HarnessError> {
+    ) -> Result<(Option<MemoryHandle>, Option<tokio::task::JoinHandle<()>>), HarnessError> {
         if !settings.memory_enabled {
-            return Ok(None);
+            return Ok((None, None));
         }
         MemoryHandle::open(
             project,
@@ -143,7 +148,59 @@ impl MemoryHandle {
             &settings.qdrant_collection,
         )
         .await
-        .map(Some)
+        .map(|handle| (Some(handle), None))
+        .or_else(|error| {
+            let HarnessError::Memory(cause) = &error else {
+                return Err(error);
+            };
+            // An embedded store whose files do not open is set aside and rebuilt.
+            let identity = ProjectIdentity::resolve(project)?;
+            let config = config_for(
+                &identity.home,
+                settings.qdrant_url.as_deref(),
+                None,
+                &settings.qdrant_collection,
+            );
+            let Some(aside) = crate::memory_repair::set_aside_broken(&config, cause) else {
+                return Err(error);
+            };
+            eprintln!(
+                "baton: warning: the memory store did not open ({cause}); it was moved to {} and is rebuilt in the background from git history, progress notes and the tapes",
+                aside.display()
+            );
+            let handle = MemoryHandle {
+                slot: Arc::new(RwLock::new(None)),
+                project: identity.id,
+                pending: Arc::new(PendingMemories::new(&identity.home)),
+            };
+            let task = tokio::spawn(crate::memory_repair::rebuild(
+                handle.clone(),
+                config,
+                project.to_path_buf(),
+            ));
+            Ok((Some(handle), Some(task)))
+        })
+    }
+
+    /// The memory, unless it is being rebuilt.
+    pub fn memory(&self) -> Option<Arc<Memory>> {
+        self.slot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Empties the slot, returning what was in it (the runner drops it off the main thread).
+    pub(crate) fn take(&self) -> Option<Arc<Memory>> {
+        self.slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Fills the slot with a (re)opened memory.
+    pub(crate) fn put(&self, memory: Memory) {
+        *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(memory));
     }
 
     /// A record with the fields every harness memory shares.
@@ -165,10 +222,11 @@ impl MemoryHandle {
     /// Stores records. A store that does not answer gets them later (queued, fsynced); a
     /// store that refuses them is logged. Either way the session goes on.
     pub(crate) async fn remember(&self, records: Vec<MemoryRecord>) {
-        match self.memory.remember(records.clone()).await {
+        let Some(memory) = self.memory() else { return };
+        match memory.remember(records.clone()).await {
             Ok(_) => {
                 if self.pending.waiting()
-                    && let Err(error) = self.pending.replay(&self.memory).await
+                    && let Err(error) = self.pending.replay(&memory).await
                 {
                     self.pending.report(&error);
                 }
@@ -243,7 +301,11 @@ pub fn format_hit(hit: &Hit) -> String {
 impl ThreadRunner {
     /// The memories most relevant to a feature, for the session's first message.
     pub(crate) async fn recall_for(&self, feature: &str, description: &str) -> Vec<String> {
-        let Some(handle) = &self.memory else {
+        let Some((handle, memory)) = self
+            .memory
+            .as_ref()
+            .and_then(|handle| Some((handle, handle.memory()?)))
+        else {
             return Vec::new();
         };
         let filter = RecallFilter {
@@ -251,7 +313,7 @@ impl ThreadRunner {
             ..RecallFilter::default()
         };
         let query = format!("{feature}: {description}");
-        match recall_distinct(&handle.memory, &query, &filter, self.settings.memory_top_k).await {
+        match recall_distinct(&memory, &query, &filter, self.settings.memory_top_k).await {
             Ok(hits) => hits.iter().map(format_hit).collect(),
             Err(error) if is_unreachable(&error) => {
                 handle.pending.report(&error);

@@ -65,6 +65,8 @@ pub struct ProjectView {
     pub git_log: Vec<String>,
     pub memories: Vec<String>,
     pub instruction: Option<String>,
+    /// What the last session left undone (it looped, or ended without a feature list).
+    pub handoff: Option<String>,
 }
 
 /// Spec text longer than this is cut (the model can still read the file).
@@ -75,6 +77,9 @@ pub fn render_context(view: &ProjectView) -> String {
     let mut out = String::new();
     if let Some(instruction) = &view.instruction {
         let _ = writeln!(out, "## Instruction from a person\n\n{instruction}\n");
+    }
+    if let Some(handoff) = &view.handoff {
+        let _ = writeln!(out, "## Left undone by the last session\n\n{handoff}\n");
     }
     if let Some(target) = &view.target {
         let _ = writeln!(out, "## Your feature\n\n{target}\n");
@@ -167,6 +172,7 @@ mod tests {
             git_log: vec!["abc1234 feat(add-todo): add todos".into()],
             memories: vec!["[commit abc1234] feat(add-todo): add todos".into()],
             instruction: Some("Use a <ul> for the list.".into()),
+            handoff: Some("Session 1 ended in a loop: `bash ls` 3 times.".into()),
         };
         insta::assert_snapshot!("context_all_sections", render_context(&view));
     }

@@ -36,6 +36,17 @@ pub struct BlockedFeature {
     pub passing_then: usize,
 }
 
+/// One tool call of the session, as loop detection and the next session's handoff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentCall {
+    /// The call's identity (runner/loops.rs `signature`).
+    pub signature: String,
+    /// The call as a person reads it.
+    pub call: String,
+    /// The start of its result (empty until it ran).
+    pub result: String,
+}
+
 /// The state recorded at every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadState {
@@ -59,8 +70,16 @@ pub struct ThreadState {
     pub feature: Option<String>,
     /// The current session's conversation; empty between sessions.
     pub conversation: Vec<ChatMessage>,
-    /// Signature of the last tool call and how many times in a row it came.
-    pub last_call: Option<(String, u32)>,
+    /// The session's last tool calls, newest last, for loop detection (runner/loops.rs).
+    #[serde(default)]
+    pub recent_calls: Vec<RecentCall>,
+    /// What the last session left undone (a loop, an initializer without a feature list),
+    /// told to the next session in its first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<String>,
+    /// Initializer sessions in a row that ended without a valid feature list.
+    #[serde(default)]
+    pub failed_initializers: u32,
     pub features_total: usize,
     pub features_passing: usize,
     /// An instruction a person gave (fork `--instruct`), for the next session's prompt.
@@ -113,7 +132,9 @@ impl ThreadState {
             drafting: false,
             feature: None,
             conversation: Vec::new(),
-            last_call: None,
+            recent_calls: Vec::new(),
+            handoff: None,
+            failed_initializers: 0,
             features_total: 0,
             features_passing: 0,
             instruction: None,

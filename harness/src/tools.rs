@@ -28,9 +28,16 @@ impl HarnessTools {
         project: &Path,
         memory: Option<MemoryHandle>,
         settings: &Settings,
+        read_only: Vec<(String, String)>,
     ) -> Result<HarnessTools, HarnessError> {
-        let jail = Arc::new(Jail::new(project).map_err(|e| HarnessError::BadInput(e.to_string()))?);
-        let mut toolbox = ToolBox::standard(jail, ToolConfig::default());
+        let jail = Jail::new(project).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+        let jail = Arc::new(jail.with_read_only(read_only));
+        let config = ToolConfig {
+            bash_timeout: settings.bash_timeout_cap,
+            bash_max_timeout: settings.bash_timeout_cap,
+            ..ToolConfig::default()
+        };
+        let mut toolbox = ToolBox::standard(jail, config);
         if let Some(memory) = memory {
             toolbox.register(Arc::new(RecallTool {
                 memory,
@@ -138,7 +145,12 @@ impl Tool for RecallTool {
             ..RecallFilter::default()
         };
         let limit = args.limit.unwrap_or(5).clamp(1, 20);
-        let memory = Arc::clone(&self.memory.memory);
+        let Some(memory) = self.memory.memory() else {
+            return ToolOutput::error(
+                "memory is being rebuilt (its files were deleted); try recall again in a few steps"
+                    .to_owned(),
+            );
+        };
         match self
             .runtime
             .block_on(async move { recall_distinct(&memory, &args.query, &filter, limit).await })

@@ -227,7 +227,9 @@ fn a_session_that_repeats_itself_is_ended() {
         ends,
         vec![SessionEnd::LoopDetected {
             tool: "bash".to_owned(),
-            repeats: 3
+            repeats: 3,
+            period: 1,
+            pattern: vec![r#"bash {"command":"ls"}"#.to_owned()],
         }]
     );
 }

@@ -11,7 +11,8 @@ pub struct ToolConfig {
     pub read_max_bytes: usize,
     /// How long a bash command may run when the call does not say.
     pub bash_timeout: Duration,
-    /// The longest a bash call may ask for.
+    /// The foreground cap: a command still running then goes on in the background as a
+    /// job instead of holding the session (whatever timeout the call asked for).
     pub bash_max_timeout: Duration,
     /// Bash (and grep) output beyond this many characters keeps only its head and tail.
     pub output_max_chars: usize,
@@ -26,7 +27,7 @@ impl Default for ToolConfig {
         Self {
             read_max_bytes: 256 * 1024,
             bash_timeout: Duration::from_mins(2),
-            bash_max_timeout: Duration::from_mins(10),
+            bash_max_timeout: Duration::from_mins(2),
             output_max_chars: 30_000,
             grep_max_results: 200,
             glob_max_results: 1000,

@@ -59,6 +59,17 @@ pub enum ToolError {
         /// The protected folder, e.g. `.git`.
         dir: &'static str,
     },
+    /// The path is one of the user's inputs (the app spec, baton's configuration, files
+    /// the user protected), which the tools may read but not change.
+    #[error("{path} is read-only (asked for {asked:?}): {why}")]
+    ReadOnly {
+        /// The protected file, project-relative.
+        path: String,
+        /// The path as given.
+        asked: String,
+        /// Why it is protected and what to do instead.
+        why: String,
+    },
     /// The path does not exist.
     #[error("{path:?} does not exist; use the glob tool to find the right path")]
     NotFound {

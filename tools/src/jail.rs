@@ -18,6 +18,9 @@ const HARNESS_DIRS: [&str; 2] = [".git", ".baton"];
 #[derive(Debug, Clone)]
 pub struct Jail {
     root: PathBuf,
+    /// Project files the tools may read but never write (the user's inputs), by their
+    /// project-relative path, each with the reason the model is given.
+    read_only: Vec<(String, String)>,
 }
 
 impl Jail {
@@ -31,7 +34,34 @@ impl Jail {
         if !canonical.is_dir() {
             return Err(bad_root(std::io::Error::from(ErrorKind::NotADirectory)));
         }
-        Ok(Jail { root: canonical })
+        Ok(Jail {
+            root: canonical,
+            read_only: Vec::new(),
+        })
+    }
+
+    /// Makes project files read-only for the tools: `(relative path, why)` pairs.
+    #[must_use]
+    pub fn with_read_only(mut self, files: Vec<(String, String)>) -> Jail {
+        self.read_only = files
+            .into_iter()
+            .filter_map(|(rel, why)| Some((normalise(&rel).ok()?.join("/"), why)))
+            .collect();
+        self
+    }
+
+    /// Refuses a resolved path that is one of the read-only files (however it was named:
+    /// `./app_spec.md`, `sub/../app_spec.md` or a symlink to it).
+    pub fn check_writable(&self, rel: &str, resolved: &Path) -> Result<(), ToolError> {
+        let relative = self.relative(resolved);
+        match self.read_only.iter().find(|(path, _)| *path == relative) {
+            Some((path, why)) => Err(ToolError::ReadOnly {
+                path: path.clone(),
+                asked: rel.to_owned(),
+                why: why.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The canonical project root.
@@ -98,7 +128,9 @@ impl Jail {
                 expected: "a folder",
             });
         }
-        Ok(join(&resolved, &parts[existing..]))
+        let target = join(&resolved, &parts[existing..]);
+        self.check_writable(rel, &target)?;
+        Ok(target)
     }
 
     /// The project-relative form of `abs`, with `/` separators (`.` for the root). A path
@@ -237,5 +269,34 @@ mod tests {
             Err(ToolError::HarnessState { dir: ".baton", .. })
         ));
         assert_eq!(normalise(".gitignore").unwrap(), vec![".gitignore"]);
+    }
+
+    #[test]
+    fn read_only_files_are_refused_however_they_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app_spec.md"), "spec").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("../app_spec.md", dir.path().join("sub/link.md")).unwrap();
+        let jail = Jail::new(dir.path())
+            .unwrap()
+            .with_read_only(vec![("./app_spec.md".into(), "the user's spec".into())]);
+        for name in [
+            "app_spec.md",
+            "./app_spec.md",
+            "sub/../app_spec.md",
+            "sub/link.md",
+        ] {
+            let error = jail.resolve_write(name).unwrap_err();
+            assert!(
+                matches!(&error, ToolError::ReadOnly { path, .. } if path == "app_spec.md"),
+                "{name}: {error}"
+            );
+            assert!(error.to_string().contains("the user's spec"), "{error}");
+        }
+        assert!(
+            jail.resolve_read("app_spec.md").is_ok(),
+            "reading stays allowed"
+        );
+        assert!(jail.resolve_write("notes.md").is_ok());
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::tool::json_kind;
-use crate::tools::{Bash, EditFile, Glob, Grep, ReadFile, WriteFile};
+use crate::tools::{Bash, BashOutput, BashStop, EditFile, Glob, Grep, Jobs, ReadFile, WriteFile};
 use crate::{Jail, Tool, ToolConfig, ToolOutput, ToolSpec};
 
 /// The set of tools a session can call, keyed by name.
@@ -31,7 +31,14 @@ impl ToolBox {
         toolbox.register(Arc::new(ReadFile::new(jail.clone(), config.clone())));
         toolbox.register(Arc::new(WriteFile::new(jail.clone())));
         toolbox.register(Arc::new(EditFile::new(jail.clone())));
-        toolbox.register(Arc::new(Bash::new(jail.clone(), config.clone())));
+        let jobs = Arc::new(Jobs::default());
+        toolbox.register(Arc::new(Bash::new(
+            jail.clone(),
+            config.clone(),
+            jobs.clone(),
+        )));
+        toolbox.register(Arc::new(BashOutput::new(jobs.clone(), config.clone())));
+        toolbox.register(Arc::new(BashStop::new(jobs, config.clone())));
         toolbox.register(Arc::new(Glob::new(jail.clone(), config.clone())));
         toolbox.register(Arc::new(Grep::new(jail, config)));
         toolbox

@@ -303,6 +303,7 @@ pub fn history(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
                 Event::FeatureListReverted { .. } => {
                     outcomes.push("feature list edit reverted".to_owned());
                 }
+                Event::InputReverted { .. } => outcomes.push("input edit reverted".to_owned()),
                 Event::Verification {
                     feature, outcome, ..
                 } => outcomes.push(format!("{feature} {outcome}")),

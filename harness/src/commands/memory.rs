@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use anyhow::Context as _;
+
 use baton_memory::{MemoryKind, MemoryRecord, RecallFilter};
 use baton_tape::{Tape, ThreadPaths};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -96,7 +98,8 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         since,
         ..RecallFilter::default()
     };
-    let hits = recall_distinct(&handle.memory, &args.query, &filter, args.limit).await?;
+    let memory = handle.memory().context("memory is not open")?;
+    let hits = recall_distinct(&memory, &args.query, &filter, args.limit).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
@@ -120,7 +123,8 @@ pub async fn memory(command: MemoryCommand) -> anyhow::Result<ExitCode> {
 async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
     let stats = handle
-        .memory
+        .memory()
+        .context("memory is not open")?
         .stats_of(&RecallFilter {
             project: Some(handle.project.clone()),
             ..RecallFilter::default()
@@ -148,9 +152,28 @@ async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
 /// be read leaves the memory as it was.
 async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
     let handle = open(&args.project).await?;
-    let feature_ids = known_feature_ids(&args.project);
+    let records = reindex_records(&handle, &args.project)?;
+    let memory = handle.memory().context("memory is not open")?;
+    // Only this project's memories: a shared server holds other projects' too.
+    memory
+        .forget(&RecallFilter {
+            project: Some(handle.project.clone()),
+            ..RecallFilter::default()
+        })
+        .await?;
+    let count = memory.remember(records).await?;
+    println!("reindexed {count} memories from git log, progress notes and tapes");
+    Ok(ExitCode::Ok)
+}
+
+/// Every memory the project's git log, progress notes and tapes hold, for a rebuild.
+pub(crate) fn reindex_records(
+    handle: &MemoryHandle,
+    project: &Path,
+) -> anyhow::Result<Vec<MemoryRecord>> {
+    let feature_ids = known_feature_ids(project);
     let mut records = Vec::new();
-    let repo = crate::project::ensure_repo(&args.project)?;
+    let repo = crate::project::ensure_repo(project)?;
     for commit in crate::project::all_commits(&repo)? {
         let (thread, session) = session_of(&commit.message);
         let mut record = handle.record(
@@ -167,20 +190,11 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(Utc::now);
         records.push(record);
     }
-    records.extend(progress_records(&handle, &args.project));
-    for thread in baton_tape::list_threads(&args.project)? {
-        records.extend(tape_records(&handle, &args.project, &thread));
+    records.extend(progress_records(handle, project));
+    for thread in baton_tape::list_threads(project)? {
+        records.extend(tape_records(handle, project, &thread));
     }
-    handle
-        .memory
-        .forget(&RecallFilter {
-            project: Some(handle.project.clone()),
-            ..RecallFilter::default()
-        })
-        .await?;
-    let count = handle.memory.remember(records).await?;
-    println!("reindexed {count} memories from git log, progress notes and tapes");
-    Ok(ExitCode::Ok)
+    Ok(records)
 }
 
 /// The ids in the project's feature list (none when it has no readable one).
@@ -311,7 +325,10 @@ async fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
         &collection,
     )
     .await?;
-    let copied = local.memory.copy_to(&remote.memory).await?;
+    let (Some(local), Some(remote)) = (local.memory(), remote.memory()) else {
+        anyhow::bail!("memory is not open");
+    };
+    let copied = local.copy_to(&remote).await?;
     let path = args.project.join(PROJECT_CONFIG);
     let mut table: toml::Table = match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| HarnessError::BadConfig {

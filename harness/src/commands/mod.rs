@@ -8,7 +8,7 @@ mod demo;
 pub mod export;
 mod inputs;
 pub(crate) mod inspect;
-mod memory;
+pub(crate) mod memory;
 mod run;
 mod time_travel;
 mod verify;

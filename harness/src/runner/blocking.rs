@@ -7,7 +7,7 @@
 //! thread ends as `blocked`, naming the features and why.
 //!
 //! The budget is the harness's: it lives in the thread's state on the tape, which the model's
-//! tools cannot reach, and `config_guard` keeps the model from editing `baton.toml`.
+//! tools cannot reach, and `input_guard` keeps the model from editing `baton.toml`.
 
 use std::fmt::Write as _;
 

@@ -62,9 +62,9 @@ impl Steering {
             Event::ToolResult { ok: false, .. } => self.failing_streak += 1,
             Event::ToolResult { ok: true, .. } => self.failing_streak = 0,
             Event::SessionEnded {
-                end: SessionEnd::LoopDetected { tool, repeats },
+                end: end @ SessionEnd::LoopDetected { .. },
                 ..
-            } => self.loop_ended = Some(format!("{tool} called {repeats} times in a row")),
+            } => self.loop_ended = Some(super::session::describe_end(end)),
             Event::FeatureBlocked {
                 feature, sessions, ..
             } => {

@@ -8,6 +8,7 @@ mod blocking;
 mod checkpoint;
 mod control;
 mod encode;
+mod loops;
 mod session;
 mod step;
 mod verification;
@@ -104,7 +105,7 @@ pub struct StepTiming {
 
 /// A thread being run by this process.
 pub struct ThreadRunner {
-    project: PathBuf,
+    pub(crate) project: PathBuf,
     pub(crate) settings: Settings,
     workflow: Workflow,
     model: Arc<dyn Model>,
@@ -116,8 +117,9 @@ pub struct ThreadRunner {
     pub(crate) memory: Option<MemoryHandle>,
     pub(crate) state: ThreadState,
     guard: FeatureGuard,
-    /// Puts `baton.toml` back when a tool changed it (the model may not edit its limits).
-    config_guard: crate::config_guard::ConfigGuard,
+    /// Puts the user's inputs (app spec, `baton.toml`, `protected` files) back when a tool
+    /// changed them.
+    inputs: crate::input_guard::InputGuard,
     recorded: Recorded,
     lock: ThreadLock,
     started: Instant,
@@ -133,6 +135,11 @@ pub struct ThreadRunner {
     partial_snapshots: u32,
     /// The control socket and the pause rules' counters.
     steering: control::Steering,
+    /// Memory rebuilds started in this run after the store was deleted (memory_repair.rs).
+    pub(crate) memory_rebuilds: u32,
+    /// The rebuild running in the background, awaited before the run returns so the store
+    /// is not left half-filled.
+    pub(crate) memory_rebuild: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What a new thread starts from.
@@ -182,8 +189,9 @@ impl ThreadRunner {
             StepNo(0),
             thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
-        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
         let mut runner = ThreadRunner {
             project,
@@ -196,7 +204,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, false),
-            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
+            inputs,
             state,
             recorded: Recorded::default(),
             lock,
@@ -208,6 +216,8 @@ impl ThreadRunner {
             touched: step::Touched::default(),
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
+            memory_rebuilds: 0,
+            memory_rebuild,
         };
         runner.checkpoint().await?;
         Ok(runner)
@@ -278,6 +288,14 @@ impl ThreadRunner {
                 state.phase = Phase::Between;
             }
         }
+        // A larger initializer_attempts lets a thread whose initializers failed go on.
+        if matches!(state.phase, Phase::Stopped { .. })
+            && state.failed_initializers > 0
+            && state.failed_initializers < settings.initializer_attempts
+            && state.sessions_run < state.max_sessions
+        {
+            state.phase = Phase::Between;
+        }
         // A larger attempt budget gives blocked features their sessions back.
         let budget = settings.feature_attempts;
         if matches!(state.phase, Phase::Blocked { .. })
@@ -333,8 +351,9 @@ impl ThreadRunner {
             state.connection = Some(connection);
         }
         tape.sync()?;
-        let memory = MemoryHandle::open_if_enabled(&project, &settings).await?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings)?;
+        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
+        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
         let project_for_guard = project.clone();
         let mut runner = ThreadRunner {
             project,
@@ -347,7 +366,7 @@ impl ThreadRunner {
             pending: None,
             memory,
             guard: FeatureGuard::load(&project_for_guard, state.drafting),
-            config_guard: crate::config_guard::ConfigGuard::load(&project_for_guard),
+            inputs,
             state,
             recorded: Recorded::new(answers, AnswerSource::Resume),
             lock,
@@ -359,6 +378,8 @@ impl ThreadRunner {
             touched: step::Touched::default(),
             partial_snapshots: 0,
             steering: control::Steering::new(paths.dir.clone()),
+            memory_rebuilds: 0,
+            memory_rebuild,
         };
         if unstarted {
             // The first checkpoint `create` did not get to: the project as the thread found it.
@@ -390,6 +411,12 @@ impl ThreadRunner {
 
     /// Runs the thread until the workflow ends or stops.
     pub async fn run(&mut self) -> Result<RunOutcome, HarnessError> {
+        let outcome = self.run_inner().await;
+        self.finish_memory_rebuild().await;
+        outcome
+    }
+
+    async fn run_inner(&mut self) -> Result<RunOutcome, HarnessError> {
         loop {
             if !self.state.is_finished()
                 && let Some(outcome) = self.control_point().await?

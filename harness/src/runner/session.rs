@@ -93,7 +93,7 @@ impl ThreadRunner {
     async fn open_session(&mut self, list: Option<FeatureList>) -> Result<(), HarnessError> {
         self.state.session += 1;
         self.state.turn = 0;
-        self.state.last_call = None;
+        self.state.recent_calls.clear();
         self.state.drafting = list.is_none();
         let mut regressions = Vec::new();
         let list = match list {
@@ -138,6 +138,7 @@ impl ThreadRunner {
             git_log: crate::project::log_oneline(&repo, GIT_LOG_LINES),
             memories: memories.clone(),
             instruction: self.state.instruction.take(),
+            handoff: self.state.handoff.take(),
         };
         self.state.conversation = vec![
             ChatMessage::system(&system),
@@ -170,6 +171,7 @@ impl ThreadRunner {
         };
         failpoint("session.after_verify");
         let end_text = describe_end(&end);
+        let loop_note = loop_handoff(session, &end, &self.state.recent_calls);
         if let (Some(id), Some(verdict)) = (&feature, &verification)
             && self.settings.verify_enabled
         {
@@ -230,13 +232,58 @@ impl ThreadRunner {
         self.state.conversation.clear();
         self.state.turn = 0;
         self.state.feature = None;
-        self.state.last_call = None;
+        self.state.recent_calls.clear();
+        self.state.handoff = loop_note;
+        let unfinished_draft = self.state.drafting && list.is_none();
+        if unfinished_draft {
+            self.hand_on_missing_list(session, &end_text)?;
+        } else if self.state.drafting {
+            self.state.failed_initializers = 0;
+        }
         crate::display::session_finished(&self.state, &end_text, committed.as_ref());
         if verification.is_some() {
             // The next session's start can trust this verification while nothing changes.
             self.state.verified_tree = Some(self.current_tree()?);
         }
         self.checkpoint().await
+    }
+
+    /// An initializer session ended without a valid feature list: the next one is told what
+    /// is missing, and after `initializer_attempts` such sessions in a row the thread stops.
+    fn hand_on_missing_list(&mut self, session: u32, end_text: &str) -> Result<(), HarnessError> {
+        self.state.failed_initializers += 1;
+        let problem = match FeatureList::load(&self.project.join(FEATURE_LIST)) {
+            Err(baton_verify::VerifyError::ReadFeatureList { .. }) => {
+                format!("{FEATURE_LIST} does not exist")
+            }
+            Err(error) => format!("{FEATURE_LIST} exists but is not a valid feature list: {error}"),
+            Ok(_) => format!("{FEATURE_LIST} could not be read"),
+        };
+        let failed = self.state.failed_initializers;
+        let limit = self.settings.initializer_attempts;
+        let note = format!(
+            "Initializer session {session} ended ({end_text}) without a valid feature list: {problem}. \
+             This session must write {FEATURE_LIST} (the features of app_spec.md, each with id, category, description, steps and passes: false) before anything else; \
+             {failed} of {limit} initializer sessions have failed so far."
+        );
+        self.state.handoff = Some(match self.state.handoff.take() {
+            Some(loop_note) => format!("{note}\n\n{loop_note}"),
+            None => note,
+        });
+        if failed >= limit {
+            let reason = format!(
+                "{failed} initializer sessions in a row ended without a valid {FEATURE_LIST} (the last: {problem}); \
+                 the model cannot set the project up. Try a stronger model (a new thread), or raise initializer_attempts \
+                 in baton.toml and resume"
+            );
+            self.state.phase = Phase::Stopped {
+                reason: reason.clone(),
+            };
+            self.record(Event::ThreadFinished {
+                status: format!("stopped: {reason}"),
+            })?;
+        }
+        Ok(())
     }
 
     pub(super) fn read_feature_list(&self) -> Option<FeatureList> {
@@ -288,17 +335,70 @@ fn describe_target(feature: &baton_verify::Feature) -> String {
     out.trim_end().to_owned()
 }
 
-fn describe_end(end: &SessionEnd) -> String {
+pub(super) fn describe_end(end: &SessionEnd) -> String {
     match end {
         SessionEnd::Finished => "finished".to_owned(),
         SessionEnd::TurnLimit { turns } => format!("turn limit ({turns} turns)"),
-        SessionEnd::LoopDetected { tool, repeats } => {
-            format!(
+        SessionEnd::LoopDetected {
+            tool,
+            repeats,
+            period,
+            pattern,
+        } => match (period, pattern.as_slice()) {
+            (_, []) => format!(
                 "loop detected ({tool} called {repeats} times in a row with the same arguments)"
-            )
-        }
+            ),
+            (1, [call, ..]) => {
+                format!("loop detected (the same call {repeats} times in a row: `{call}`)")
+            }
+            (_, calls) => format!(
+                "loop detected (a cycle of {period} calls repeated {repeats} times: {})",
+                calls
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+        },
         SessionEnd::ModelFailed { error } => format!("model failed: {error}"),
     }
+}
+
+/// What the next session is told about a session that ended in a loop: the calls that
+/// repeated and what they last returned (from the round before the one that was stopped).
+fn loop_handoff(
+    session: u32,
+    end: &SessionEnd,
+    recent: &[crate::state::RecentCall],
+) -> Option<String> {
+    let SessionEnd::LoopDetected {
+        period, repeats, ..
+    } = end
+    else {
+        return None;
+    };
+    let period = usize::try_from(*period).unwrap_or(1).max(1);
+    let start = recent.len().saturating_sub(2 * period);
+    let round = &recent[start..recent.len().saturating_sub(period).max(start)];
+    let mut out = format!(
+        "Session {session} was ended by baton because it repeated itself: these {} call(s) came {repeats} times in a row. Do not send them again: read what they returned, find out why, and do something else.\n",
+        round.len().max(1)
+    );
+    for call in round {
+        let result = call.result.trim();
+        let result = if result.is_empty() {
+            "(no result)"
+        } else {
+            result
+        };
+        let _ = write!(
+            out,
+            "\n- `{}`\n  last result: {}",
+            call.call,
+            result.replace('\n', "\n    ")
+        );
+    }
+    Some(out)
 }
 
 /// The commit for a session: the subject names the feature; the body is the model's summary.

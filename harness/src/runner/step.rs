@@ -27,6 +27,9 @@ const CUT_OFF_NOTE: &str = "baton: your last answer was cut off at the output to
 so it was not taken as the end of the session, and a tool call in it may have lost the end of its arguments. \
 Go on in smaller pieces: write big files in parts (write_file, then edit_file to append).";
 
+/// How much of a call's result loop detection keeps, for the next session's handoff.
+const RESULT_KEPT_CHARS: usize = 400;
+
 /// What a step's tool calls may have changed in the worktree.
 #[derive(Debug, Default)]
 pub(super) enum Touched {
@@ -124,15 +127,12 @@ impl ThreadRunner {
                 self.answer_unrun(call, "not run: the session is ending (a loop was detected)");
                 continue;
             }
-            if let Some(repeats) = self.count_repeat(call) {
+            if let Some(end) = self.note_call(call) {
                 self.answer_unrun(
                     call,
-                    &format!("not run: this exact call came {repeats} times in a row"),
+                    &format!("not run: {}", super::session::describe_end(&end)),
                 );
-                loop_end = Some(SessionEnd::LoopDetected {
-                    tool: call.name.clone(),
-                    repeats,
-                });
+                loop_end = Some(end);
                 continue;
             }
             self.run_tool(session, call).await?;
@@ -179,8 +179,14 @@ impl ThreadRunner {
         };
         failpoint("step.before_model_call");
         let asked = Instant::now();
+        let ticker = crate::display::Ticker::start(
+            crate::display::head(&self.state),
+            "waiting for the model".to_owned(),
+            self.settings.progress_interval,
+        );
         let answer =
             tokio::time::timeout(self.settings.step_timeout, self.model.complete(&request)).await;
+        drop(ticker);
         self.step_timing.model = asked.elapsed();
         failpoint("step.after_model_call");
         let messages = request.messages.len();
@@ -231,7 +237,13 @@ impl ThreadRunner {
         } else if let Some(recorded) = self.mock_results.as_ref().and_then(|m| m.get(&call.id)) {
             recorded.clone()
         } else {
+            let ticker = crate::display::Ticker::start(
+                crate::display::head(&self.state),
+                format!("running {}", super::loops::describe(call)),
+                self.settings.progress_interval,
+            );
             let (output, working) = self.tools.call(&call.name, &call.arguments).await;
+            drop(ticker);
             self.step_timing.tools += working;
             self.step_timing.tool_calls += 1;
             output
@@ -245,6 +257,12 @@ impl ThreadRunner {
                 "\n\nbaton: this command deleted or replaced baton's own files in .baton/ (the thread's tape); \
                  baton wrote them back. Leave .baton/ alone: never delete it, and do not run `git clean -x`.",
             );
+        }
+        if output.may_have_touched_anything
+            && let Some(note) = self.repair_memory_if_gone()
+        {
+            output.content.push_str("\n\n");
+            output.content.push_str(&note);
         }
         if output.may_have_touched_anything
             || output
@@ -267,15 +285,15 @@ impl ThreadRunner {
                 }
             }
         }
-        if (output.may_have_touched_anything
-            || output
-                .touched
-                .iter()
-                .any(|path| path == crate::config::PROJECT_CONFIG))
-            && let Some(message) = self.config_guard.inspect()?
-        {
-            output.content.push_str("\n\nbaton: ");
-            output.content.push_str(&message);
+        if output.may_have_touched_anything || !output.touched.is_empty() {
+            let reverted = self.inputs.inspect()?;
+            for message in &reverted {
+                output.content.push_str("\n\nbaton: ");
+                output.content.push_str(message);
+            }
+            if !reverted.is_empty() {
+                self.record(Event::InputReverted { messages: reverted })?;
+            }
         }
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.record(Event::ToolResult {
@@ -291,6 +309,9 @@ impl ThreadRunner {
         if !output.ok {
             self.remember_tool_error(call, &output.content).await;
         }
+        if let Some(last) = self.state.recent_calls.last_mut() {
+            last.result = output.content.chars().take(RESULT_KEPT_CHARS).collect();
+        }
         self.state
             .conversation
             .push(ChatMessage::tool_result(&call.id, &output.content));
@@ -304,15 +325,30 @@ impl ThreadRunner {
             .push(ChatMessage::tool_result(&call.id, why));
     }
 
-    /// Counts identical calls in a row; returns the count when it reaches the limit.
-    fn count_repeat(&mut self, call: &ToolCall) -> Option<u32> {
-        let signature = call_signature(call);
-        let count = match &self.state.last_call {
-            Some((last, count)) if *last == signature => count + 1,
-            _ => 1,
-        };
-        self.state.last_call = Some((signature, count));
-        (count >= self.settings.loop_repeat_limit).then_some(count)
+    /// Adds a call to the session's history; returns the loop it completes, if any.
+    fn note_call(&mut self, call: &ToolCall) -> Option<SessionEnd> {
+        let recent = &mut self.state.recent_calls;
+        recent.push(crate::state::RecentCall {
+            signature: super::loops::signature(call),
+            call: super::loops::describe(call),
+            result: String::new(),
+        });
+        let keep = super::loops::history_len(self.settings.loop_repeat_limit);
+        if recent.len() > keep {
+            recent.drain(..recent.len() - keep);
+        }
+        let signatures: Vec<String> = recent.iter().map(|c| c.signature.clone()).collect();
+        let cycle = super::loops::detect(&signatures, self.settings.loop_repeat_limit)?;
+        let pattern = recent[recent.len() - cycle.period..]
+            .iter()
+            .map(|c| c.call.clone())
+            .collect();
+        Some(SessionEnd::LoopDetected {
+            tool: call.name.clone(),
+            repeats: cycle.repeats,
+            period: u32::try_from(cycle.period).unwrap_or(u32::MAX),
+            pattern,
+        })
     }
 
     fn node_max_turns(&self) -> u32 {
@@ -325,63 +361,5 @@ impl ThreadRunner {
             .node_by_name(&self.state.node)
             .unwrap_or_else(|| self.workflow.start());
         self.workflow.node(id)
-    }
-}
-
-/// A call's identity for loop detection: its name and its arguments with JSON whitespace and
-/// key order normalised, so `{"a":1, "b":2}` and `{"b": 2, "a": 1}` count as the same call.
-fn call_signature(call: &ToolCall) -> String {
-    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments).map_or_else(
-        |_| call.arguments.trim().to_owned(),
-        |value| canonical(&value),
-    );
-    format!("{}:{arguments}", call.name)
-}
-
-/// JSON text with object keys sorted at every level (serde_json may keep insertion order).
-fn canonical(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-            entries.sort_by_key(|(key, _)| *key);
-            let fields: Vec<String> = entries
-                .into_iter()
-                .map(|(key, value)| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::from(key.as_str()),
-                        canonical(value)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        serde_json::Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(canonical).collect::<Vec<_>>().join(",")
-            )
-        }
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_ignore_key_order_and_whitespace() {
-        let a = ToolCall {
-            id: "1".into(),
-            name: "bash".into(),
-            arguments: r#"{"command": "ls", "timeout_secs": 5}"#.into(),
-        };
-        let b = ToolCall {
-            id: "2".into(),
-            name: "bash".into(),
-            arguments: r#"{"timeout_secs":5,"command":"ls"}"#.into(),
-        };
-        assert_eq!(call_signature(&a), call_signature(&b));
     }
 }

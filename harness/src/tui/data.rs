@@ -282,6 +282,7 @@ fn summarize(event: &Event, row: &mut StepRow, outcomes: &mut Vec<String>, node:
         Event::Commit { sha, .. } => outcomes.push(format!("commit {}", short(sha))),
         Event::SessionEnded { end, .. } => outcomes.push(format!("end: {}", reason_of(end))),
         Event::FeatureListReverted { .. } => outcomes.push("list edit reverted".to_owned()),
+        Event::InputReverted { .. } => outcomes.push("input edit reverted".to_owned()),
         Event::Paused { reason } => outcomes.push(format!("paused ({reason})")),
         Event::Continued => outcomes.push("continued".to_owned()),
         Event::Instructed { text, .. } => outcomes.push(format!("instruction: {text}")),

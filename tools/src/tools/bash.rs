@@ -11,13 +11,14 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::jobs::{Jobs, Sink};
 use super::object_schema;
 use crate::capped::HeadTail;
 use crate::{Jail, Tool, ToolConfig, ToolError, ToolOutput, ToolSpec, parse_args};
@@ -36,6 +37,7 @@ const SECRET_MARKERS: [&str; 6] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD
 pub struct Bash {
     jail: Arc<Jail>,
     config: Arc<ToolConfig>,
+    jobs: Arc<Jobs>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,32 +50,47 @@ struct Args {
 enum Ending {
     Exited(ExitStatus),
     TimedOut(Duration),
+    /// Still running: moved to the background as a job (number, log, why).
+    Background(u32, String, String),
 }
 
+/// What happens at the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtDeadline {
+    /// The model asked for a deadline below the cap: the command is killed there.
+    Kill,
+    /// The cap: the command goes on in the background.
+    Background,
+}
+
+/// How often a running command is checked for a listening socket.
+const LISTEN_POLL: Duration = Duration::from_millis(250);
+
 impl Bash {
-    /// A `bash` tool running in `jail`'s root.
-    pub fn new(jail: Arc<Jail>, config: Arc<ToolConfig>) -> Self {
-        Self { jail, config }
+    /// A `bash` tool running in `jail`'s root; commands that outlive the cap become `jobs`.
+    pub fn new(jail: Arc<Jail>, config: Arc<ToolConfig>, jobs: Arc<Jobs>) -> Self {
+        Self { jail, config, jobs }
     }
 
-    /// The deadline for this call, and a note for the model when its ask was lowered.
-    fn timeout(&self, asked: Option<u64>) -> Result<(Duration, Option<String>), ToolError> {
-        let max = self.config.bash_max_timeout;
-        match asked {
-            None => Ok((self.config.bash_timeout, None)),
-            Some(0) => Err(ToolError::InvalidArguments {
-                message: "timeout_secs must be at least 1".to_owned(),
-            }),
-            Some(secs) if Duration::from_secs(secs) > max => Ok((
-                max,
-                Some(format!(
-                    "[timeout_secs {secs} is above the {} s maximum; {} s was used]",
-                    max.as_secs(),
-                    max.as_secs()
-                )),
-            )),
-            Some(secs) => Ok((Duration::from_secs(secs), None)),
+    /// The deadline for this call, what happens there, and a note for the model when its
+    /// ask was changed. `timeout_secs: 0` (a weak model's "no timeout") means the default.
+    fn timeout(&self, asked: Option<u64>) -> (Duration, AtDeadline, Option<String>) {
+        let cap = self.config.bash_max_timeout;
+        let wanted = match asked {
+            None | Some(0) => self.config.bash_timeout,
+            Some(secs) => Duration::from_secs(secs),
+        };
+        if wanted < cap {
+            return (wanted, AtDeadline::Kill, None);
         }
+        let note = (wanted > cap && asked.is_some_and(|secs| secs > 0)).then(|| {
+            format!(
+                "[timeout_secs {} is above the {} s foreground cap; a command still running then goes on in the background]",
+                wanted.as_secs(),
+                cap.as_secs()
+            )
+        });
+        (cap, AtDeadline::Background, note)
     }
 
     fn run(&self, args: &Args) -> Result<ToolOutput, ToolError> {
@@ -82,7 +99,7 @@ impl Bash {
                 message: "command is empty; give a shell command to run".to_owned(),
             });
         }
-        let (timeout, timeout_note) = self.timeout(args.timeout_secs)?;
+        let (timeout, at_deadline, timeout_note) = self.timeout(args.timeout_secs);
         let start_failed = |e| ToolError::io("starting bash in", ".", e);
         let (reader, writer) = std::io::pipe().map_err(start_failed)?;
         let mut command = Command::new("bash");
@@ -99,28 +116,70 @@ impl Bash {
                 command.env_remove(name);
             }
         }
+        let started = Instant::now();
         let mut child = command.spawn().map_err(start_failed)?;
         // The Command holds the pipe's write ends; they must close for EOF to be seen.
         drop(command);
         let group = Pid::from_raw(child.id().cast_signed());
-        let capture = Arc::new(Mutex::new(HeadTail::for_chars(
-            self.config.output_max_chars,
-        )));
-        let drained = spawn_reader(reader, Arc::clone(&capture));
+        let sink = Arc::new(Mutex::new(Sink {
+            capture: HeadTail::for_chars(self.config.output_max_chars),
+            log: None,
+        }));
+        let drained = spawn_reader(reader, Arc::clone(&sink));
         let (exited_tx, exited) = mpsc::channel();
         thread::spawn(move || {
             let _ = exited_tx.send(child.wait());
         });
 
-        let ending = if let Ok(status) = exited.recv_timeout(timeout) {
-            Ending::Exited(status.map_err(|e| ToolError::io("waiting for bash in", ".", e))?)
-        } else {
-            kill_group(group);
-            let _ = exited.recv();
-            Ending::TimedOut(timeout)
+        let moved = |why: String, exited| -> Result<Ending, ToolError> {
+            let (id, log) = self.jobs.adopt(
+                self.jail.root(),
+                &args.command,
+                group,
+                &sink,
+                exited,
+                started,
+            )?;
+            Ok(Ending::Background(id, log, why))
+        };
+        let mut output_so_far = None;
+        let ending = loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            match exited.recv_timeout(left.min(LISTEN_POLL)) {
+                Ok(status) => {
+                    break Ending::Exited(
+                        status.map_err(|e| ToolError::io("waiting for bash in", ".", e))?,
+                    );
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(ToolError::Rejected(
+                        "lost track of the command (its waiter thread ended)".to_owned(),
+                    ));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let ports = crate::listening::listening_ports(group.as_raw());
+            let secs = started.elapsed().as_secs();
+            if !ports.is_empty() || started.elapsed() >= timeout {
+                if ports.is_empty() && at_deadline == AtDeadline::Kill {
+                    kill_group(group);
+                    let _ = exited.recv();
+                    break Ending::TimedOut(timeout);
+                }
+                output_so_far = Some(render(&sink, self.config.output_max_chars));
+                let why = if ports.is_empty() {
+                    format!("still running after {secs} s (the foreground cap)")
+                } else {
+                    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                    format!("listening on port {} after {secs} s", ports.join(", "))
+                };
+                break moved(why, exited)?;
+            }
         };
         let mut notes: Vec<&str> = timeout_note.as_deref().into_iter().collect();
-        if drained.recv_timeout(DRAIN_GRACE) == Err(RecvTimeoutError::Timeout) {
+        if !matches!(ending, Ending::Background(..))
+            && drained.recv_timeout(DRAIN_GRACE) == Err(RecvTimeoutError::Timeout)
+        {
             kill_group(group);
             if matches!(ending, Ending::Exited(_)) {
                 notes.push("[processes left running in the background still held the output and were killed; redirect their output (e.g. `cmd > log 2>&1 &`) to keep them]");
@@ -129,22 +188,25 @@ impl Bash {
                 notes.push("[output reading stopped: a process outside the command's group still holds it]");
             }
         }
-        let output = capture
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .render(self.config.output_max_chars);
+        let output = output_so_far.unwrap_or_else(|| render(&sink, self.config.output_max_chars));
         Ok(report(&output, &notes, &ending).touching_anything())
     }
 }
 
+fn render(sink: &Mutex<Sink>, max_chars: usize) -> String {
+    sink.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .capture
+        .render(max_chars)
+}
+
 /// Reads the pipe to its end on a thread; the receiver hears when it is done.
-fn spawn_reader(mut reader: PipeReader, capture: Arc<Mutex<HeadTail>>) -> Receiver<()> {
+fn spawn_reader(mut reader: PipeReader, sink: Arc<Mutex<Sink>>) -> Receiver<()> {
     let (done_tx, done) = mpsc::channel();
     thread::spawn(move || {
         let mut buffer = vec![0; 64 * 1024];
         while let Ok(read @ 1..) = reader.read(&mut buffer) {
-            capture
-                .lock()
+            sink.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(&buffer[..read]);
         }
@@ -180,11 +242,20 @@ fn report(output: &str, notes: &[&str], ending: &Ending) -> ToolOutput {
         Ending::TimedOut(after) => {
             let _ = write!(
                 content,
-                "timed out after {} s; the command and every process it started were killed. \
-                 Run long jobs in the background with output to a file, or pass a larger timeout_secs",
+                "timed out after {} s (the timeout_secs you gave); the command and every process it started were killed. \
+                 Leave timeout_secs out to let a long command go on in the background",
                 after.as_secs()
             );
             ToolOutput::error(content)
+        }
+        Ending::Background(id, log, why) => {
+            let _ = write!(
+                content,
+                "{why}: the command goes on in the background as job {id}, its output appended to {log}. \
+                 bash_output {{\"job\": {id}}} shows what it printed since; bash_stop {{\"job\": {id}}} stops it. \
+                 Do not start it again."
+            );
+            ToolOutput::success(content)
         }
         Ending::Exited(status) => {
             match (status.code(), status.signal()) {
@@ -213,11 +284,11 @@ impl Tool for Bash {
             description: format!(
                 "Run a shell command with `bash -c` in the project root (stdin is empty; stdout and stderr come back together, \
                  followed by the exit code). Use it to build, test, run scripts, git, and install packages. \
-                 Commands are killed after {} s unless timeout_secs says otherwise (at most {} s). Output over {} characters \
-                 keeps only its beginning and end. A server must be started in the background with its output sent to a file \
-                 (`npm start > server.log 2>&1 &`); background processes still holding the output when the command ends are killed. \
-                 Prefer read_file, grep and glob for looking at files.",
-                self.config.bash_timeout.as_secs(),
+                 A command runs in the foreground for at most {} s: one still running then, or one that starts listening on a port \
+                 (a server), goes on in the background as a job (read its output with bash_output, end it with bash_stop). \
+                 A smaller timeout_secs kills the command at that time instead. Output over {} characters \
+                 keeps only its beginning and end. Background processes (`cmd &`) still holding the output when the command ends are killed; \
+                 send their output to a file. Prefer read_file, grep and glob for looking at files.",
                 self.config.bash_max_timeout.as_secs(),
                 self.config.output_max_chars
             ),
@@ -231,7 +302,7 @@ impl Tool for Bash {
                     (
                         "timeout_secs",
                         "integer",
-                        "Seconds before the command is killed. Omit for the default.",
+                        "Seconds before the command is killed; omit it to let a long command go on in the background.",
                     ),
                 ],
                 &["command"],

@@ -50,6 +50,7 @@ impl EditFile {
             ));
         }
         let (path, metadata) = existing_file(&self.jail, &args.path)?;
+        self.jail.check_writable(&args.path, &path)?;
         if metadata.len() > EDIT_MAX_BYTES {
             return Err(ToolError::Rejected(format!(
                 "{:?} is {} bytes, more than the {EDIT_MAX_BYTES}-byte limit of edit_file; change it with bash (e.g. `sed -i`)",

@@ -1,9 +1,10 @@
-//! The six standard tools, one module each, and the few helpers they share.
+//! The standard tools (files, search, bash and its background jobs), one module each, and the few helpers they share.
 
 mod bash;
 mod edit_file;
 mod glob;
 mod grep;
+mod jobs;
 mod read_file;
 mod write_file;
 
@@ -11,6 +12,7 @@ pub use bash::Bash;
 pub use edit_file::EditFile;
 pub use glob::Glob;
 pub use grep::Grep;
+pub use jobs::{BashOutput, BashStop, Jobs};
 pub use read_file::ReadFile;
 pub use write_file::WriteFile;
 

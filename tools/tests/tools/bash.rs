@@ -171,18 +171,91 @@ fn timeout_requests_are_bounded() {
     );
     assert_eq!(
         text,
-        "hi\n[timeout_secs 100 is above the 3 s maximum; 3 s was used]\nexit code: 0"
+        "hi\n[timeout_secs 100 is above the 3 s foreground cap; a command still running then goes on in the background]\nexit code: 0"
     );
-    assert!(
-        project
-            .err("bash", &json!({ "command": "true", "timeout_secs": 0 }))
-            .contains("at least 1")
+    // A weak model's "no timeout" is the default, not an error it loops on.
+    assert_eq!(
+        project.ok("bash", &json!({ "command": "echo ok", "timeout_secs": 0 })),
+        "ok\nexit code: 0"
     );
     assert!(
         project
             .err("bash", &json!({ "command": "  " }))
             .contains("command is empty")
     );
+}
+
+#[test]
+fn a_command_outliving_the_cap_goes_on_as_a_job_whose_output_can_be_read() {
+    let project = Project::with_config(ToolConfig {
+        bash_max_timeout: Duration::from_secs(1),
+        bash_timeout: Duration::from_secs(1),
+        ..ToolConfig::default()
+    });
+    let started = project.ok(
+        "bash",
+        &json!({ "command": "echo begin; sleep 2; echo end", "timeout_secs": 600 }),
+    );
+    assert!(started.starts_with("begin\n"), "{started}");
+    assert!(started.contains("background as job 1"), "{started}");
+    assert!(started.contains("still running after 1 s"), "{started}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        seen.push_str(&project.ok("bash_output", &json!({ "job": 1 })));
+        if seen.contains("exited with code 0") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen.contains("end\n"), "{seen}");
+    assert!(!seen.contains("begin"), "output shown once: {seen}");
+    assert!(seen.contains("[job 1: exited with code 0]"), "{seen}");
+    assert!(
+        project
+            .err("bash_output", &json!({ "job": 7 }))
+            .contains("no background job 7")
+    );
+}
+
+#[test]
+fn a_server_started_in_the_foreground_is_moved_to_the_background_and_stopped() {
+    let project = Project::new();
+    let began = Instant::now();
+    let text = project.ok(
+        "bash",
+        &json!({ "command": "echo $$ > server.pid; exec python3 -m http.server 0 --bind 127.0.0.1", "timeout_secs": 600 }),
+    );
+    assert!(
+        began.elapsed() < Duration::from_mins(1),
+        "the call returned once the server listened, not at the cap"
+    );
+    assert!(text.contains("listening on port"), "{text}");
+    assert!(text.contains("job 1"), "{text}");
+    let pid = read_pid(&project, "server.pid");
+    assert!(!process_gone(pid), "the server keeps running");
+    let listed = project.err("bash_stop", &json!({ "job": 2 }));
+    assert!(listed.contains("the jobs are 1"), "{listed}");
+    let stopped = project.ok("bash_stop", &json!({ "job": 1 }));
+    assert!(stopped.contains("[job 1 stopped"), "{stopped}");
+    assert!(wait_until_gone(pid), "the server {pid} was stopped");
+}
+
+#[test]
+fn jobs_still_running_when_the_tool_box_goes_are_killed() {
+    let project = Project::with_config(ToolConfig {
+        bash_max_timeout: Duration::from_secs(1),
+        bash_timeout: Duration::from_secs(1),
+        ..ToolConfig::default()
+    });
+    project.ok(
+        "bash",
+        &json!({ "command": "echo $$ > job.pid; exec sleep 60" }),
+    );
+    let pid = read_pid(&project, "job.pid");
+    assert!(!process_gone(pid));
+    drop(project.tools);
+    assert!(wait_until_gone(pid), "job {pid} outlived its tool box");
 }
 
 /// Runs `secret_env_is_hidden_in_child` in a child test process whose environment holds

@@ -56,7 +56,7 @@ fn unknown_tool_lists_the_available_ones() {
     assert!(!output.ok);
     assert_eq!(
         output.content,
-        "unknown tool \"rm_rf\"; available tools: bash, edit_file, glob, grep, read_file, write_file"
+        "unknown tool \"rm_rf\"; available tools: bash, bash_output, bash_stop, edit_file, glob, grep, read_file, write_file"
     );
 }
 
@@ -166,6 +166,8 @@ fn specs_are_sorted_filtered_and_carry_schemas() {
         names,
         [
             "bash",
+            "bash_output",
+            "bash_stop",
             "edit_file",
             "glob",
             "grep",
