@@ -39,8 +39,17 @@ pub fn set_aside_broken(config: &MemoryConfig, error: &MemoryError) -> Option<Pa
 
 /// The embedded store's folder, when memory uses one.
 fn edge_path(project: &Path, settings: &crate::config::Settings) -> Option<PathBuf> {
-    let home = crate::project_id::ProjectIdentity::resolve(project).ok()?.home;
-    match config_for(&home, settings.qdrant_url.as_deref(), None, &settings.qdrant_collection).backend {
+    let home = crate::project_id::ProjectIdentity::resolve(project)
+        .ok()?
+        .home;
+    match config_for(
+        &home,
+        settings.qdrant_url.as_deref(),
+        None,
+        &settings.qdrant_collection,
+    )
+    .backend
+    {
         Backend::Edge { path } => Some(path),
         Backend::Server { .. } => None,
     }
