@@ -11,7 +11,7 @@
 //! Ratings live next to the tape, `<thread dir>/ratings.jsonl`, one appended, fsynced line
 //! each; the latest rating of a step in a continuation counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::Path;
@@ -21,7 +21,7 @@ use baton_tape::{Redactor, StateReader, StepNo, ThreadPaths};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::inspect::{all_threads, locate_thread};
+use crate::commands::inspect::{fork_children, locate_thread};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
@@ -154,17 +154,7 @@ pub struct Branch {
 
 /// The fork tree of `root`, root first, each branch after its parent.
 pub fn branches(project: &Path, root: &str) -> Result<Vec<Branch>, HarnessError> {
-    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    for (dir, id) in all_threads(project) {
-        if let Ok(header) = baton_tape::read_header(&ThreadPaths::new(&dir, &id).tape)
-            && let Some(parent) = header.parent
-        {
-            children
-                .entry(parent.thread.to_string())
-                .or_default()
-                .push((id.to_string(), parent.step.0));
-        }
-    }
+    let mut children = fork_children(project);
     let mut out = Vec::new();
     let mut queue = std::collections::VecDeque::from([(root.to_owned(), None, None)]);
     while let Some((thread, parent, fork_step)) = queue.pop_front() {

@@ -66,6 +66,23 @@ pub fn project_dirs(project: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Each thread's forks (forks and replays made from it), with the step they start from,
+/// read from the tapes' headers.
+pub fn fork_children(project: &Path) -> HashMap<String, Vec<(String, u64)>> {
+    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for (dir, id) in all_threads(project) {
+        if let Ok(header) = baton_tape::read_header(&ThreadPaths::new(&dir, &id).tape)
+            && let Some(parent) = header.parent
+        {
+            children
+                .entry(parent.thread.to_string())
+                .or_default()
+                .push((id.to_string(), parent.step.0));
+        }
+    }
+    children
+}
+
 /// Every thread of the project (forks included), with where it lives.
 pub fn all_threads(project: &Path) -> Vec<(PathBuf, ThreadId)> {
     project_dirs(project)

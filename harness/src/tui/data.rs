@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_tape::{Body, LiveCheckpoint, StateReader, StepNo, ThreadId, ThreadPaths};
 
-use crate::commands::inspect::{ThreadRow, all_threads, locate_thread, thread_rows};
+use crate::commands::inspect::{ThreadRow, fork_children, locate_thread, thread_rows};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
@@ -310,14 +310,8 @@ fn short(sha: &str) -> &str {
 /// Threads forked from `thread`, by the step they start from.
 fn forks_of(project: &Path, thread: &str) -> HashMap<u64, Vec<String>> {
     let mut forks: HashMap<u64, Vec<String>> = HashMap::new();
-    for (dir, id) in all_threads(project) {
-        let paths = ThreadPaths::new(&dir, &id);
-        if let Ok(header) = baton_tape::read_header(&paths.tape)
-            && let Some(parent) = header.parent
-            && parent.thread.as_str() == thread
-        {
-            forks.entry(parent.step.0).or_default().push(id.to_string());
-        }
+    for (fork, step) in fork_children(project).remove(thread).unwrap_or_default() {
+        forks.entry(step).or_default().push(fork);
     }
     forks
 }
@@ -463,17 +457,7 @@ pub fn diff(data: &ThreadData, from: u64, to: u64) -> Result<String, HarnessErro
 /// The fork tree from `root` down, one node per thread: where it starts on its parent, how
 /// far it got, and the steps worth a mark (failed in red, verified in green, commits).
 pub fn fork_tree(project: &Path, root: &ThreadData) -> Vec<serde_json::Value> {
-    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    for (dir, id) in all_threads(project) {
-        if let Ok(header) = baton_tape::read_header(&ThreadPaths::new(&dir, &id).tape)
-            && let Some(parent) = header.parent
-        {
-            children
-                .entry(parent.thread.to_string())
-                .or_default()
-                .push((id.to_string(), parent.step.0));
-        }
-    }
+    let mut children = fork_children(project);
     let mut nodes = Vec::new();
     let mut queue = vec![(root.thread.clone(), None::<String>, 0u64)];
     while let Some((thread, parent, at)) = queue.pop() {
