@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 const SPEC: &str = "# Two things\n\nA page with two small things.\n";
 
 const LIST: &str = r#"{"features": [
-  {"id": "one", "category": "functional", "description": "The first thing", "steps": ["look"], "checks": [], "passes": false}
+  {"id": "one", "category": "functional", "description": "The first thing", "steps": ["look"], "checks": [], "verify": "manual", "passes": false}
 ]}"#;
 
 fn setup(sessions: &[Value]) -> (tempfile::TempDir, PathBuf, PathBuf) {

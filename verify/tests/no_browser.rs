@@ -178,9 +178,15 @@ fn schema_is_json_and_the_fixture_list_conforms_to_its_required_keys() {
     // Every kind the fixture uses is in the schema, and the schema lists nothing serde rejects.
     for kind in check_kinds.keys() {
         let sample = match kind.as_str() {
-            "goto" | "click" | "expect_visible" | "expect_hidden" | "screenshot" | "wait_for" => {
-                serde_json::json!({ kind: "#x" })
+            "goto" | "click" | "expect_visible" | "expect_hidden" | "screenshot" | "wait_for"
+            | "dblclick" | "hover" | "check" | "uncheck" | "expect_checked" | "expect_enabled"
+            | "expect_disabled" => serde_json::json!({ kind: "#x" }),
+            "expect_value" => serde_json::json!({ kind: { "selector": "#x", "equals": "v" } }),
+            "expect_attribute" => {
+                serde_json::json!({ kind: { "selector": "#x", "name": "n", "equals": "v" } })
             }
+            "run" => serde_json::json!({ kind: { "command": "true" } }),
+            "http" => serde_json::json!({ kind: { "path": "/" } }),
             "reload" | "expect_no_console_errors" => serde_json::json!({ kind: true }),
             "fill" => serde_json::json!({ kind: { "selector": "#x", "text": "t" } }),
             "press" => serde_json::json!({ kind: { "key": "Enter" } }),

@@ -163,9 +163,18 @@ const firstVisible = (sel) => {
   if (!el) return { el: null, missing: all.length === 0 ? 'no element matches' : all.length + ' matching element(s), none visible' };
   return { el };
 };
-// True at the next animation frame; false when none comes within a second (a throttled page):
-// stability is only judged on a real frame.
-const frame = () => new Promise((done) => { requestAnimationFrame(() => done(true)); setTimeout(() => done(false), 1000); });
+// The next animation frame's time; null when none comes within a second (a throttled page):
+// stability is only judged on real frames.
+const frame = () => new Promise((done) => { requestAnimationFrame((t) => done(t)); setTimeout(() => done(null), 1000); });
+// A frame later than `after`: a loaded renderer can run two callbacks at one frame time, and
+// an animation's clock only moves between frames that differ in time.
+const frameAfter = async (after) => {
+  for (let i = 0; i < 5; i++) {
+    const t = await frame();
+    if (t === null || t > after) return t;
+  }
+  return null;
+};
 const hitTarget = (el, x, y) => {
   const roots = [];
   for (let p = el; p; ) {
@@ -244,9 +253,10 @@ pub(crate) fn action_target(
          if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({ block: 'center', inline: 'center' });
          // Both boxes are read inside animation frames, as Playwright does: a box read between
          // frames can show an animation's clock where the next frame's shows it too.
-         if (!(await frame())) return { ready: false, why: 'the page produced no animation frame' };
+         const first = await frame();
+         if (first === null) return { ready: false, why: 'the page produced no animation frame' };
          const before = el.getBoundingClientRect();
-         if (!(await frame())) return { ready: false, why: 'the page produced no animation frame' };
+         if ((await frameAfter(first)) === null) return { ready: false, why: 'the page produced no animation frame' };
          const r = el.getBoundingClientRect();
          if (!el.isConnected) return { ready: false, why: describe(el) + ' was detached from the page' };
          if (before.x !== r.x || before.y !== r.y || before.width !== r.width || before.height !== r.height)
