@@ -32,5 +32,4 @@ fi
 if [ "$started_here" = 1 ]; then
   trap 'PORT="$PORT" bash "$RECIPE/serve.sh" stop >/dev/null' EXIT
 fi
-cargo build -p baton --bin baton
-cargo test -p baton-tests --test real_model -- --ignored --test-threads 1
+cargo test -p baton --test e2e real_model:: -- --ignored --test-threads 1

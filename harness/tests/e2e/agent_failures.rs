@@ -2,12 +2,11 @@
 //! results and the run goes on; an illegal feature-list edit is reverted; a session that
 //! repeats itself is ended; a 500 is retried; an unreachable server ends the run with exit 1
 //! naming the URL. Each test drives the real binary through a script served over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
+use crate::support::{baton, baton_run, describe, tape, write_script};
 use baton::events::{Event, SessionEnd};
-use baton_tests::{baton, baton_run, describe, tape, write_script};
 use serde_json::{Value, json};
 
 const LIST: &str = r#"{"features": [
@@ -164,7 +163,7 @@ fn an_illegal_feature_list_edit_is_reverted() {
         reverted[1].iter().any(|v| v.contains("two")),
         "{reverted:?}"
     );
-    let list = baton_tests::feature_list(&project);
+    let list = crate::support::feature_list(&project);
     assert_eq!(list.features.len(), 2);
     assert!(list.features.iter().all(|f| !f.passes));
 }
@@ -203,7 +202,7 @@ fn an_initializer_list_with_an_unchecked_feature_is_refused_and_the_model_is_tol
         told[1]
     );
     assert!(!told[2].contains("reverted"), "{}", told[2]);
-    let list = baton_tests::feature_list(&project);
+    let list = crate::support::feature_list(&project);
     assert!(list.features.iter().all(baton_verify::Feature::is_manual));
     assert_eq!(list.summary(), "0/2 passing, 2 manual");
 }
@@ -388,7 +387,7 @@ fn tool_calls_written_as_text_are_run_and_unreadable_ones_are_sent_back() {
     assert!(notes[1][1].contains("trailing commas"), "{notes:?}");
     assert!(notes[3][0].contains("bare JSON object"), "{notes:?}");
     // The unreadable call went back to the model, and the session went on to its last turn.
-    let state = baton_tests::head_state(&project, "t");
+    let state = crate::support::head_state(&project, "t");
     assert_eq!(state.sessions_run, 1);
     let ended = events.iter().find_map(|e| match e {
         Event::SessionEnded { end, .. } => Some(end.clone()),
@@ -501,12 +500,12 @@ fn a_feature_that_never_passes_is_blocked_and_the_next_one_gets_built() {
     assert_eq!((blocked[0].0.as_str(), blocked[0].1), ("impossible", 3));
     assert!(blocked[0].2.contains("never there"), "{blocked:?}");
     assert_eq!(blocked[1].1, 4);
-    let list = baton_tests::feature_list(&project);
+    let list = crate::support::feature_list(&project);
     assert!(list.get("greeting").unwrap().passes);
     assert!(!list.get("impossible").unwrap().passes);
-    let state = baton_tests::head_state(&project, "t");
+    let state = crate::support::head_state(&project, "t");
     assert_eq!(state.status_word(), "blocked");
     assert!(state.blocked.contains_key("impossible"));
-    let (status, _) = baton_tests::thread_status(&project, "t");
+    let (status, _) = crate::support::thread_status(&project, "t");
     assert_eq!(status, "blocked");
 }

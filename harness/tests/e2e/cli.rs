@@ -1,6 +1,4 @@
 //! The CLI's contract: exit codes (0 ok, 1 failure, 2 bad input) and the workflow commands.
-//! (Also makes cargo build the `baton` binary for the end-to-end tests in `tests/`.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 

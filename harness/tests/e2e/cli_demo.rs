@@ -1,9 +1,8 @@
 //! A project that is not a web page: `baton demo --example wordy-cli` builds a command-line
 //! tool whose features are verified by `run` checks only, so no app is started and no
 //! browser is launched; every feature ends passing on its checks, with transcripts as evidence.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use baton_tests::{baton, describe, feature_list};
+use crate::support::{baton, describe, feature_list};
 
 #[test]
 fn the_cli_example_is_built_and_verified_by_run_checks() {

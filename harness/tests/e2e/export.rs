@@ -1,10 +1,9 @@
 //! `baton export` of a forked thread, each format checked against its schema in
 //! docs/export/, and `baton rate` turning a DPO pair around.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
-use baton_tests::{baton, baton_run, describe, examples_dir, project_from_example};
+use crate::support::{baton, baton_run, describe, examples_dir, project_from_example};
 use serde_json::Value;
 
 fn p(path: &Path) -> &str {

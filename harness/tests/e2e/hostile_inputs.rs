@@ -1,6 +1,5 @@
 //! `baton run` on projects whose own files are broken: each is bad input (exit code 2)
 //! with a message that names the fix, and the user's files are left as they were.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::Command;

@@ -4,14 +4,13 @@
 //! call, in the middle of a tool call, between frames, inside the git commit) and at random
 //! moments, without memory; and at the points memory and the Chromium checks add, with both
 //! on as users run.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use baton_tests::{
+use crate::support::{
     baton_bin, commit_trees, describe, examples_dir, feature_list, memory_total,
     project_from_example, tape, thread_status, worktree_files,
 };
@@ -309,7 +308,7 @@ fn resume_without_flags_goes_on_against_the_recorded_server() {
     ];
     let output = command(&resume).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
-    let state = baton_tests::head_state(&project, THREAD);
+    let state = crate::support::head_state(&project, THREAD);
     let connection = state.connection.expect("the thread records its connection");
     assert_eq!(connection.base_url.as_deref(), Some(base_url.as_str()));
     assert_eq!(connection.model, "scripted-counter");
@@ -363,7 +362,7 @@ fn resume_reuses_the_script_and_records_what_its_flags_change() {
         })
         .collect::<Vec<_>>();
     assert_eq!(changed, vec![9]);
-    let state = baton_tests::head_state(&project, THREAD);
+    let state = crate::support::head_state(&project, THREAD);
     let connection = state.connection.unwrap();
     assert!(connection.script.is_some());
     assert!(!connection.memory);

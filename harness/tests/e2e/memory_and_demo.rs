@@ -2,9 +2,8 @@
 //! store: the todo demo ends with every feature passing and `recall` finds the persistence
 //! commit first; a thread killed and resumed twice remembers exactly what an uninterrupted
 //! one does (deterministic memory ids).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use baton_tests::{
+use crate::support::{
     baton, baton_env, commit_subjects, describe, examples_dir, feature_list, memory_total,
     project_from_example,
 };

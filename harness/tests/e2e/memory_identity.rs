@@ -2,12 +2,13 @@
 //! worktree, or cloned (same id, found in the history); and a store made by an earlier
 //! baton, whose memories carry the folder name, is adopted on open with nothing lost.
 //! Real model, real embedded Qdrant Edge store, real git.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use baton_tests::{baton, baton_run, describe, examples_dir, memory_total, project_from_example};
+use crate::support::{
+    baton, baton_run, describe, examples_dir, memory_total, project_from_example,
+};
 use serde_json::Value;
 
 fn p(path: &Path) -> &str {
@@ -148,6 +149,7 @@ fn renamed_copied_forked_and_cloned_projects_keep_their_memories() {
 fn a_store_made_before_project_ids_is_adopted_with_nothing_lost() {
     let root = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
         .join("fixtures")
         .join("legacy-memory-store.tar.gz");
     let status = Command::new("tar")

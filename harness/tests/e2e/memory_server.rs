@@ -5,14 +5,13 @@
 //! one server never see each other's memories; a server that goes away mid-run costs one
 //! warning, and the memories written meanwhile are queued and written when it is back; two
 //! runs at once share the server safely. Each test removes its collection.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_tests::{
+use crate::support::{
     TestCollection, baton, baton_bin, baton_env, describe, examples_dir, project_from_example,
     test_qdrant_url,
 };

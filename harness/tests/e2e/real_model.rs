@@ -7,15 +7,14 @@
 //! and answer on the tape, usage counted from the server's own numbers, a clear end status
 //! and exit code, no panic; and after a `kill -9` during a model call, `baton resume` with no
 //! model flag goes on against the same server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{baton_bin, describe, head_state, tape};
 use baton::events::Event;
-use baton_tests::{baton_bin, describe, head_state, tape};
 
 const SPEC: &str = "# Greeting page\n\nA single static page, `index.html`, served by `python3 -m http.server`.\n\
 It shows a heading `<h1 id=\"greeting\">Hello, baton</h1>`. Nothing else.\n";

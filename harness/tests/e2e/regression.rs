@@ -2,10 +2,9 @@
 //! is caught by the browser re-check (run when a session closes, and again when the next
 //! one starts on a changed worktree), `passes` goes back to false, the next session is
 //! told, and the feature becomes its target — the thread cannot end as done meanwhile.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{baton_run, describe, feature_list, head_state, tape, write_script};
 use baton::events::Event;
-use baton_tests::{baton_run, describe, feature_list, head_state, tape, write_script};
 use serde_json::json;
 
 const LIST: &str = r##"{"app": {"start": "bash init.sh", "url": "http://127.0.0.1:{port}/"},

@@ -4,12 +4,11 @@
 //! baton must take each in stride: the spec is put back, memory is rebuilt without a
 //! panic on the terminal, the cycle ends the session and is handed on, and initializers
 //! that keep failing stop the thread with exit 1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
+use crate::support::{baton_run, describe, head_state, memory_total, tape, write_script};
 use baton::events::{Event, SessionEnd};
-use baton_tests::{baton_run, describe, head_state, memory_total, tape, write_script};
 use serde_json::{Value, json};
 
 const SPEC: &str = "# Two things\n\nA page with two small things.\n";
@@ -391,7 +390,7 @@ fn a_corrupt_memory_store_is_set_aside_and_rebuilt_on_resume() {
     );
     assert_eq!(first.status.code(), Some(1), "{}", describe(&first));
     std::fs::write(project.join(".baton/memory/edge_config.json"), "{ not json").unwrap();
-    let resumed = baton_tests::baton(
+    let resumed = crate::support::baton(
         root.path(),
         &[
             "resume",

@@ -1,14 +1,13 @@
 //! Stepping into a running thread from another process: pause, instruct, continue, stop and
 //! status through the control channel; a pause that survives kill -9; auto-pause on a
 //! loop. The scripted model checks that the instruction reached the model's request.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{baton, baton_bin, describe, head_state, tape, write_script};
 use baton::events::Event;
-use baton_tests::{baton, baton_bin, describe, head_state, tape, write_script};
 use serde_json::{Value, json};
 
 const LIST: &str = r#"{"features": [

@@ -1,7 +1,6 @@
 //! Shared helpers for baton's end-to-end tests: the `baton` binary, fresh example projects,
 //! scripts written on the fly, and readers for what a thread leaves behind (git log, feature
 //! list, the state on its tape).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,21 +10,9 @@ use baton::state::ThreadState;
 use baton_tape::{Tape, ThreadId, ThreadPaths};
 use baton_verify::FeatureList;
 
-/// The `baton` binary built by this `cargo test` run (the harness's own integration tests
-/// make cargo build it next to the test executables).
+/// The `baton` binary cargo built for this test run.
 pub fn baton_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir.join("baton");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so the baton binary is built",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
 }
 
 /// The repository's `examples/` folder.

@@ -1,13 +1,12 @@
 //! Time travel on a recorded thread: rewind then resume; forks with `--set` and `--instruct`
 //! running side by side; a zero-token replay that reproduces the original tree; a corrupt
 //! tape tail; and a second process refused on a running thread.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use baton_tests::{
+use crate::support::{
     baton, baton_bin, baton_run, commit_trees, describe, examples_dir, feature_list, head_state,
     project_from_example,
 };
@@ -85,7 +84,7 @@ fn rewind_then_resume_reaches_the_same_end() {
     assert_eq!(head_state(&project, "t").step, steps);
     assert!(feature_list(&project).features.iter().all(|f| f.passes));
     // The abandoned branch stays on the tape.
-    let tape = baton_tests::tape(&project, "t");
+    let tape = crate::support::tape(&project, "t");
     assert!(tape.checkpoints().count() > tape.live_branch().len());
     // The branch went back with the rewind; the commits were made again with the same trees.
     assert_eq!(commit_trees(&project), trees);

@@ -2,13 +2,12 @@
 //! against the dashboard's URL): the demo thread's tree, a step, its diff and a feature's
 //! screenshot; a scripted thread's new steps arriving live; Pause pressing pauses it; a tool
 //! output holding markup shows as text.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use baton_tests::{baton, baton_bin, describe, write_script};
+use crate::support::{baton, baton_bin, describe, write_script};
 use serde_json::{Value, json};
 
 const MARKUP: &str = "<script>document.title='pwned'</script><b>bold</b>";

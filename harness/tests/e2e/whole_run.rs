@@ -1,8 +1,7 @@
 //! A whole project run through the scripted server over real HTTP: the 3-feature counter
 //! app goes from its spec to done, with real tools, git, Chromium checks and memory.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use baton_tests::{
+use crate::support::{
     baton_run, commit_subjects, describe, examples_dir, feature_list, head_state,
     project_from_example,
 };
