@@ -13,10 +13,10 @@ use std::path::Path;
 use baton_tape::{Snapshotter, StateReader, StepNo, TapeWriter, ThreadId, ThreadLock};
 use git2::{Commit, ObjectType, Odb, Oid, Repository, build::CheckoutBuilder};
 
-use crate::commands::inspect::{all_threads, locate_thread};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
+use crate::threads::{all_threads, locate_thread};
 
 /// What an adoption did.
 #[derive(Debug, serde::Serialize)]

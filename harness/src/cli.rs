@@ -1,6 +1,8 @@
 //! Command-line interface types (clap derive). One variant per subcommand; handlers live in
 //! `commands/`. Every option that has an environment variable says so with `env = ...`.
 
+use crate::config::{LimitArgs, ModelArgs};
+use crate::env_vars;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -57,9 +59,9 @@ pub enum Command {
     /// Bring a fork's commits onto its origin's branch; the origin goes on from there.
     Adopt(AdoptArgs),
     /// Training data from a thread's fork tree: trajectories, DPO pairs or SFT samples.
-    Export(crate::commands::export::ExportArgs),
+    Export(ExportArgs),
     /// Rate a step of a thread good or bad (steers `export --format dpo|sft`).
-    Rate(crate::commands::export::RateArgs),
+    Rate(RateArgs),
     /// Drop worktree snapshots outside a retention policy.
     Gc(GcArgs),
     /// Run the feature checks in headless Chromium and print a table.
@@ -79,37 +81,6 @@ pub enum Command {
     Bench(BenchCommand),
 }
 
-/// How to reach the model.
-#[derive(Debug, Clone, Args, Default)]
-pub struct ModelArgs {
-    /// Model name sent to the server.
-    #[arg(long, env = "BATON_MODEL")]
-    pub model: Option<String>,
-    /// OpenAI-compatible base URL (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM, ...).
-    #[arg(long, env = "OPENAI_BASE_URL")]
-    pub base_url: Option<String>,
-    /// API key (never written to the tape).
-    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// Serve this script on 127.0.0.1 and use it as the model (offline runs and tests).
-    #[arg(long, env = "BATON_SCRIPT", conflicts_with = "base_url")]
-    pub script: Option<PathBuf>,
-}
-
-/// Limits of a run that the command line can override.
-#[derive(Debug, Clone, Args, Default)]
-pub struct LimitArgs {
-    /// Sessions the thread may run in all (initializer included).
-    #[arg(long, env = "BATON_MAX_SESSIONS")]
-    pub max_sessions: Option<u32>,
-    /// Do without semantic memory for this run.
-    #[arg(long)]
-    pub no_memory: bool,
-    /// Do without browser verification (features can then never pass).
-    #[arg(long)]
-    pub no_verify: bool,
-}
-
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The project folder (created when missing).
@@ -121,7 +92,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub thread: Option<String>,
     /// Workflow: a built-in name or a TOML file.
-    #[arg(long, env = "BATON_WORKFLOW")]
+    #[arg(long, env = env_vars::WORKFLOW)]
     pub workflow: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -358,9 +329,9 @@ pub enum MemoryCommand {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    #[arg(long, env = "QDRANT_URL")]
+    #[arg(long, env = env_vars::QDRANT_URL)]
     pub to: String,
-    #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+    #[arg(long, env = env_vars::QDRANT_API_KEY, hide_env_values = true)]
     pub api_key: Option<String>,
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
@@ -431,9 +402,9 @@ pub enum BenchCommand {
         /// points and queries, beside the embedded store.
         #[arg(long, value_enum, default_value_t = BenchBackend::Edge)]
         backend: BenchBackend,
-        #[arg(long, env = "QDRANT_URL")]
+        #[arg(long, env = env_vars::QDRANT_URL)]
         qdrant_url: Option<String>,
-        #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+        #[arg(long, env = env_vars::QDRANT_API_KEY, hide_env_values = true)]
         qdrant_api_key: Option<String>,
         #[arg(long)]
         json: bool,
@@ -465,11 +436,11 @@ pub enum BenchCommand {
     /// A real OpenAI-compatible server under baton: tokens/s and time to first token as
     /// baton sees them, then the counter-app spec within a session budget.
     RealModel {
-        #[arg(long, env = "OPENAI_BASE_URL")]
+        #[arg(long, env = env_vars::OPENAI_BASE_URL)]
         base_url: String,
-        #[arg(long, env = "BATON_MODEL")]
+        #[arg(long, env = env_vars::MODEL)]
         model: String,
-        #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+        #[arg(long, env = env_vars::OPENAI_API_KEY, hide_env_values = true)]
         api_key: Option<String>,
         /// Streamed probe requests.
         #[arg(long, default_value_t = 3)]
@@ -489,4 +460,34 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `baton export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The root of the fork tree to export (forks and replays of it are included).
+    pub thread: String,
+    #[arg(long, value_enum)]
+    pub format: crate::export::Format,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+}
+
+/// `baton rate`.
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    pub thread: String,
+    /// The step rated (a live step of the thread).
+    #[arg(long)]
+    pub step: u64,
+    #[arg(value_enum)]
+    pub verdict: crate::export::Verdict,
+    /// Why, in a few words.
+    #[arg(long)]
+    pub note: Option<String>,
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
 }

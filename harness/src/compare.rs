@@ -109,7 +109,7 @@ fn lineage(project: &Path, thread: &str) -> Vec<(String, Option<u64>)> {
     let mut current = thread.to_owned();
     // A bound, not a depth anyone reaches: a corrupt header naming a cycle must not hang.
     for _ in 0..64 {
-        let Ok((_, paths)) = crate::commands::inspect::locate_thread(project, &current) else {
+        let Ok((_, paths)) = crate::threads::locate_thread(project, &current) else {
             break;
         };
         let Some(parent) = baton_tape::read_header(&paths.tape)

@@ -7,10 +7,44 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_model::Prices;
+use baton_verify::BrowserOptions;
+use clap::Args;
 use serde::Deserialize;
 
-use crate::cli::{LimitArgs, ModelArgs};
+use crate::env_vars;
 use crate::error::HarnessError;
+
+/// The command line's layer of the settings (with their environment variables, which clap
+/// reads): how to reach the model.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ModelArgs {
+    /// Model name sent to the server.
+    #[arg(long, env = env_vars::MODEL)]
+    pub model: Option<String>,
+    /// OpenAI-compatible base URL (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM, ...).
+    #[arg(long, env = env_vars::OPENAI_BASE_URL)]
+    pub base_url: Option<String>,
+    /// API key (never written to the tape).
+    #[arg(long, env = env_vars::OPENAI_API_KEY, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Serve this script on 127.0.0.1 and use it as the model (offline runs and tests).
+    #[arg(long, env = env_vars::SCRIPT, conflicts_with = "base_url")]
+    pub script: Option<PathBuf>,
+}
+
+/// The command line's layer: limits of a run.
+#[derive(Debug, Clone, Args, Default)]
+pub struct LimitArgs {
+    /// Sessions the thread may run in all (initializer included).
+    #[arg(long, env = env_vars::MAX_SESSIONS)]
+    pub max_sessions: Option<u32>,
+    /// Do without semantic memory for this run.
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Do without browser verification (features can then never pass).
+    #[arg(long)]
+    pub no_verify: bool,
+}
 
 /// Everything a thread run needs to know, resolved.
 #[derive(Debug, Clone)]
@@ -35,7 +69,6 @@ pub struct Settings {
     pub qdrant_collection: String,
     pub verify_enabled: bool,
     pub chromium: Option<PathBuf>,
-    pub full_snapshot_every: u64,
     /// Coding sessions a feature gets before it is marked blocked and the thread moves on.
     pub feature_attempts: u32,
     /// Initializer sessions in a row that may end without a valid feature list before the
@@ -106,7 +139,6 @@ struct FileConfig {
     loop_repeat_limit: Option<u32>,
     context_limit_tokens: Option<usize>,
     workflow: Option<String>,
-    full_snapshot_every: Option<u64>,
     feature_attempts: Option<u32>,
     initializer_attempts: Option<u32>,
     #[serde(default)]
@@ -138,6 +170,9 @@ struct FileVerify {
     enabled: Option<bool>,
     chromium: Option<PathBuf>,
 }
+
+/// The server collection baton's memories live in unless `memory.collection` says otherwise.
+pub const COLLECTION: &str = "baton";
 
 /// The name of the per-project config file.
 pub const PROJECT_CONFIG: &str = "baton.toml";
@@ -171,7 +206,6 @@ impl FileConfig {
             loop_repeat_limit: self.loop_repeat_limit.or(lower.loop_repeat_limit),
             context_limit_tokens: self.context_limit_tokens.or(lower.context_limit_tokens),
             workflow: self.workflow.or(lower.workflow),
-            full_snapshot_every: self.full_snapshot_every.or(lower.full_snapshot_every),
             feature_attempts: self.feature_attempts.or(lower.feature_attempts),
             initializer_attempts: self.initializer_attempts.or(lower.initializer_attempts),
             protected: [self.protected, lower.protected].concat(),
@@ -230,7 +264,7 @@ impl Settings {
             .unwrap_or_default()
             .over(user);
         let set_by_files = file.limits_set();
-        let qdrant_url = std::env::var("QDRANT_URL").ok().or(file.memory.qdrant_url);
+        let qdrant_url = env_vars::get(env_vars::QDRANT_URL).or(file.memory.qdrant_url);
         Ok(Settings {
             model: model
                 .model
@@ -258,16 +292,14 @@ impl Settings {
             memory_enabled: !limits.no_memory && file.memory.enabled.unwrap_or(true),
             memory_top_k: file.memory.top_k.unwrap_or(5),
             qdrant_url,
-            qdrant_api_key: std::env::var("QDRANT_API_KEY").ok(),
-            qdrant_collection: std::env::var("QDRANT_COLLECTION")
-                .ok()
+            qdrant_api_key: env_vars::get(env_vars::QDRANT_API_KEY),
+            qdrant_collection: env_vars::get(env_vars::QDRANT_COLLECTION)
                 .or(file.memory.collection)
-                .unwrap_or_else(|| crate::memory::COLLECTION.to_owned()),
+                .unwrap_or_else(|| COLLECTION.to_owned()),
             verify_enabled: !limits.no_verify && file.verify.enabled.unwrap_or(true),
-            chromium: std::env::var_os("BATON_CHROMIUM")
+            chromium: std::env::var_os(env_vars::CHROMIUM)
                 .map(PathBuf::from)
                 .or(file.verify.chromium),
-            full_snapshot_every: file.full_snapshot_every.unwrap_or(1000),
             pause: file.pause,
             feature_attempts: file.feature_attempts.unwrap_or(3).max(1),
             initializer_attempts: file.initializer_attempts.unwrap_or(3).max(1),
@@ -278,6 +310,21 @@ impl Settings {
             ),
             set_by_files,
         })
+    }
+
+    /// The settings of a command that does not talk to the model (`verify`, `recall`,
+    /// `memory`, …): the same layers, with nothing given on the command line.
+    pub fn for_project(project: &Path) -> Result<Settings, HarnessError> {
+        Settings::resolve(project, &ModelArgs::default(), &LimitArgs::default(), None)
+    }
+
+    /// How verification starts Chromium: `BATON_CHROMIUM`, else `verify.chromium`, else
+    /// where the browser crate finds it.
+    pub fn browser_options(&self) -> BrowserOptions {
+        BrowserOptions {
+            chromium_path: self.chromium.clone(),
+            ..BrowserOptions::default()
+        }
     }
 
     /// The price table entry for the configured model, when one is known.

@@ -7,15 +7,16 @@
 //! win over the recorded ones.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use baton_model::script::{Script, ServerHandle};
+use baton_model::{Model, OpenAiModel, OpenAiSettings, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{LimitArgs, ModelArgs};
 use crate::config::Settings;
+use crate::config::{LimitArgs, ModelArgs};
 use crate::error::HarnessError;
-use crate::events::Event;
-use crate::state::ThreadState;
 
 /// A thread's connection and limits as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,19 +66,6 @@ impl Connection {
             loop_repeat_limit: settings.loop_repeat_limit,
             feature_attempts: settings.feature_attempts,
         }
-    }
-
-    /// The connection a thread runs with now: the one in its head state, or a later
-    /// `settings_changed` event (a resume that changed it and was killed before its next
-    /// checkpoint). `None` for tapes written before threads recorded it.
-    pub fn recorded(state: &ThreadState, tail: &[&Event]) -> Option<Connection> {
-        tail.iter()
-            .rev()
-            .find_map(|event| match event {
-                Event::SettingsChanged { connection } => Some(connection.clone()),
-                _ => None,
-            })
-            .or_else(|| state.connection.clone())
     }
 
     /// Settings for going on with a thread: the recorded values wherever the command line
@@ -140,42 +128,52 @@ impl Connection {
     }
 }
 
-/// Reads the connection a thread recorded (head state and events after it), for the
-/// commands that go on with a thread before they connect to its model. `None` when the
-/// thread has no tape here or recorded none (an older tape).
-pub fn of_thread(project: &Path, thread: &str) -> Result<Option<Connection>, HarnessError> {
-    let Ok(thread) = baton_tape::ThreadId::new(thread) else {
-        return Ok(None);
-    };
-    let paths = baton_tape::ThreadPaths::new(&absolute(project), &thread);
-    if !paths.tape.exists() {
-        return Ok(None);
-    }
-    let (tape, _) = baton_tape::Tape::<Event>::open(&paths.tape)?;
-    let Some(head) = tape.head() else {
-        return Ok(started_connection(&tape));
-    };
-    let state = ThreadState::from_value(tape.state_at(head.id)?)?;
-    let tail: Vec<&Event> = tape
-        .tail_events()
-        .iter()
-        .filter_map(baton_tape::Record::event)
-        .collect();
-    Ok(Connection::recorded(&state, &tail).or_else(|| started_connection(&tape)))
-}
-
-/// The connection in the `thread_started` event (a thread killed before its first checkpoint).
-fn started_connection(tape: &baton_tape::Tape<Event>) -> Option<Connection> {
-    tape.records()
-        .iter()
-        .find_map(|record| match record.event() {
-            Some(Event::ThreadStarted { connection, .. }) => connection.clone(),
-            _ => None,
-        })
-}
-
-fn absolute(path: &Path) -> PathBuf {
+/// The path made absolute when it exists (recorded paths must not depend on the cwd).
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The model a run talks to, and the scripted server behind it when `--script` was given
+/// (kept alive as long as the model is used).
+pub struct ModelConnection {
+    pub model: Arc<dyn Model>,
+    pub server: Option<ServerHandle>,
+}
+
+/// Connects to the configured model: a script served on 127.0.0.1 (offline runs), or an
+/// OpenAI-compatible endpoint.
+pub async fn connect_model(settings: &Settings) -> Result<ModelConnection, HarnessError> {
+    let retry = RetryPolicy {
+        max_attempts: settings.max_attempts,
+        ..RetryPolicy::default()
+    };
+    if let Some(path) = &settings.script {
+        let script = Script::load(path)?;
+        let model_name = script.model_name().to_owned();
+        let server = baton_model::script::serve(script, ([127, 0, 0, 1], 0).into()).await?;
+        let model = OpenAiModel::new(OpenAiSettings {
+            base_url: server.base_url(),
+            api_key: Some("scripted".to_owned()),
+            model: model_name,
+            request_timeout: settings.request_timeout,
+            retry,
+        })?;
+        return Ok(ModelConnection {
+            model: Arc::new(model),
+            server: Some(server),
+        });
+    }
+    let model = OpenAiModel::new(OpenAiSettings {
+        base_url: settings.base_url.clone(),
+        api_key: settings.api_key.clone(),
+        model: settings.model.clone(),
+        request_timeout: settings.request_timeout,
+        retry,
+    })?;
+    Ok(ModelConnection {
+        model: Arc::new(model),
+        server: None,
+    })
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
-//! Progress lines on stderr while a thread runs: node, session, step, features, tokens.
-//! Plain lines (no terminal control codes) so logs of unattended runs stay readable.
+//! Progress lines on stderr while a thread runs: node, session, step, features, tokens, from
+//! the events the runner records (`ProgressLines` is its terminal observer). Plain lines (no
+//! terminal control codes) so logs of unattended runs stay readable.
 
 use std::time::{Duration, Instant};
 
-use baton_model::ModelResponse;
-
-use crate::project::Committed;
+use crate::events::Event;
+use crate::observe::Observer;
 use crate::state::ThreadState;
 
 fn tokens(state: &ThreadState) -> String {
@@ -48,43 +48,73 @@ pub fn blocked_note(state: &ThreadState) -> String {
     format!(", {} blocked: {}", state.blocked.len(), features.join("; "))
 }
 
-pub fn session_started(state: &ThreadState) {
-    match &state.feature {
-        Some(feature) => eprintln!("{} session started: feature {feature}", head(state)),
-        None => eprintln!("{} session started", head(state)),
+/// The terminal's progress lines: one observer of the runner (see `observe`).
+#[derive(Default)]
+pub struct ProgressLines {
+    /// The session's commit, named when the session's end is announced.
+    commit: Option<String>,
+}
+
+impl Observer for ProgressLines {
+    fn recorded(&mut self, state: &ThreadState, event: &Event) {
+        match event {
+            Event::SessionStarted { feature, .. } => {
+                self.commit = None;
+                let what = feature
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(": feature {f}"));
+                eprintln!("{} session started{what}", head(state));
+            }
+            Event::ModelResponse { response, .. } => {
+                let calls: Vec<&str> = response
+                    .message
+                    .tool_calls
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                if calls.is_empty() {
+                    eprintln!("{} model: done", head(state));
+                } else {
+                    eprintln!("{} model: {}", head(state), calls.join(", "));
+                }
+            }
+            Event::Commit { sha, .. } => self.commit = Some(sha.chars().take(7).collect()),
+            Event::SessionEnded { end, .. } => {
+                let commit = self
+                    .commit
+                    .take()
+                    .map_or_else(|| "no commit".to_owned(), |sha| format!("commit {sha}"));
+                eprintln!(
+                    "{} session ended ({}), {commit}",
+                    head(state),
+                    end.describe()
+                );
+            }
+            Event::Regression { feature, failure } => {
+                eprintln!("baton: regression: {feature}: {failure}");
+            }
+            Event::FeatureBlocked {
+                feature,
+                sessions,
+                failure,
+            } => eprintln!(
+                "baton: feature {feature} is blocked after {sessions} coding sessions: {failure}"
+            ),
+            Event::ThreadFinished { status } if status == "done" => {
+                eprintln!("{} thread done", head(state));
+            }
+            _ => {}
+        }
     }
 }
 
-pub fn step(state: &ThreadState, response: &ModelResponse) {
-    let calls: Vec<&str> = response
-        .message
-        .tool_calls
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    if calls.is_empty() {
-        eprintln!("{} model: done", head(state));
-    } else {
-        eprintln!("{} model: {}", head(state), calls.join(", "));
-    }
-}
-
-pub fn session_finished(state: &ThreadState, end: &str, commit: Option<&Committed>) {
-    let commit = commit.map_or_else(
-        || "no commit".to_owned(),
-        |c| format!("commit {}", &c.sha[..7]),
+/// The line a paused thread prints once, when it starts waiting.
+pub fn paused(state: &ThreadState, reason: &str) {
+    let thread = &state.thread;
+    eprintln!(
+        "baton: thread {thread} paused at step {} ({reason}); `baton continue {thread}` goes on, `baton instruct {thread} \"...\"` adds an instruction",
+        state.step
     );
-    eprintln!("{} session ended ({end}), {commit}", head(state));
-}
-
-pub fn regressions(lines: &[String]) {
-    for line in lines {
-        eprintln!("baton: regression: {line}");
-    }
-}
-
-pub fn finished(state: &ThreadState) {
-    eprintln!("{} thread done", head(state));
 }
 
 /// While something slow is in flight (a model request, a tool call), a line every `every`

@@ -29,6 +29,38 @@ pub enum SessionEnd {
     ModelFailed { error: String },
 }
 
+impl SessionEnd {
+    /// How the session ended, in words (progress notes, commit bodies, progress lines).
+    pub fn describe(&self) -> String {
+        match self {
+            SessionEnd::Finished => "finished".to_owned(),
+            SessionEnd::TurnLimit { turns } => format!("turn limit ({turns} turns)"),
+            SessionEnd::LoopDetected {
+                tool,
+                repeats,
+                period,
+                pattern,
+            } => match (period, pattern.as_slice()) {
+                (_, []) => format!(
+                    "loop detected ({tool} called {repeats} times in a row with the same arguments)"
+                ),
+                (1, [call, ..]) => {
+                    format!("loop detected (the same call {repeats} times in a row: `{call}`)")
+                }
+                (_, calls) => format!(
+                    "loop detected (a cycle of {period} calls repeated {repeats} times: {})",
+                    calls
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ),
+            },
+            SessionEnd::ModelFailed { error } => format!("model failed: {error}"),
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }

@@ -21,10 +21,10 @@ use baton_tape::{Redactor, StateReader, StepNo, ThreadPaths};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::inspect::{fork_children, locate_thread};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
+use crate::threads::{fork_children, locate_thread};
 use crate::tui::ThreadData;
 
 /// What `baton export` writes.

@@ -3,6 +3,7 @@
 //! (during a model call, mid tool call, between frames, inside a git commit), which timing
 //! alone cannot hit reliably. Unset, a failpoint costs one atomic load.
 
+use crate::env_vars;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -15,7 +16,7 @@ fn armed() -> Option<&'static Armed> {
     static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
     ARMED
         .get_or_init(|| {
-            let spec = std::env::var("BATON_FAILPOINT").ok()?;
+            let spec = env_vars::get(env_vars::FAILPOINT)?;
             let (name, count) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
             Some(Armed {
                 name: name.to_owned(),

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Ok(code) => code.into(),
         Err(error) => {
             eprintln!("baton: error: {}", describe(&error));
-            baton::commands::exit_code_for(&error).into()
+            baton::exit::exit_code_for(&error).into()
         }
     }
 }

@@ -16,13 +16,11 @@ use chrono::Utc;
 
 use crate::config::Settings;
 use crate::error::HarnessError;
+use crate::layout::ProjectLayout;
 use crate::memory_queue::{PendingMemories, is_unreachable};
 use crate::project::Committed;
 use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
-
-/// The server collection baton's memories live in unless `memory.collection` says otherwise.
-pub const COLLECTION: &str = "baton";
 
 /// Files named in a commit memory; the rest are counted. A vendored dependency or a
 /// formatting pass touches thousands of files, and a memory is read by a model in a prompt.
@@ -67,7 +65,7 @@ pub fn config_for(
             api_key: api_key.map(str::to_owned),
         },
         None => Backend::Edge {
-            path: project.join(".baton").join("memory"),
+            path: ProjectLayout::of(project).memory(),
         },
     };
     MemoryConfig {

@@ -4,15 +4,13 @@
 //! thread goes on meanwhile, with one warning per outage. Point ids are deterministic, so
 //! a replay cut short and done again duplicates nothing.
 
+use crate::layout::ProjectLayout;
 use std::fs::File;
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use baton_memory::{Memory, MemoryError, MemoryRecord};
-
-/// The queue's file under `.baton/`.
-pub const PENDING_FILE: &str = "memory-pending.jsonl";
 
 /// The queue of one project (its home folder's `.baton/`).
 #[derive(Debug)]
@@ -31,7 +29,7 @@ pub fn is_unreachable(error: &MemoryError) -> bool {
 impl PendingMemories {
     pub fn new(home: &Path) -> PendingMemories {
         PendingMemories {
-            path: home.join(".baton").join(PENDING_FILE),
+            path: ProjectLayout::of(home).pending_memories(),
             warned: AtomicBool::new(false),
         }
     }

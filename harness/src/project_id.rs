@@ -17,18 +17,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::HarnessError;
-
-/// The file under `.baton/` that keeps the id.
-pub const PROJECT_FILE: &str = "project.json";
+use crate::layout::{BATON_DIR, ProjectLayout, WORKTREE_FOLDERS};
 
 /// The commit trailer that names the project a commit belongs to.
 pub const PROJECT_TRAILER: &str = "Baton-Project:";
 
 /// Namespace of ids derived from a root commit (a fixed random uuid: ids must never change).
 const ROOT_NAMESPACE: Uuid = Uuid::from_u128(0x1d7e_44a2_9c3b_4f08_b5e6_27c1_9a0d_83f4);
-
-/// Folders under `.baton/` whose subfolders are worktrees of the project itself.
-const WORKTREE_FOLDERS: [&str; 2] = ["forks", "replays"];
 
 /// Who a project folder is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +100,7 @@ fn origin(dir: &Path) -> PathBuf {
             && parent
                 .and_then(Path::parent)
                 .and_then(Path::file_name)
-                .is_some_and(|n| n == ".baton");
+                .is_some_and(|n| n == BATON_DIR);
         match parent.and_then(Path::parent).and_then(Path::parent) {
             Some(project) if is_worktree => dir = project.to_path_buf(),
             _ => return dir,
@@ -117,7 +112,7 @@ fn origin(dir: &Path) -> PathBuf {
 fn worktrees(home: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for folder in WORKTREE_FOLDERS {
-        let Ok(entries) = std::fs::read_dir(home.join(".baton").join(folder)) else {
+        let Ok(entries) = std::fs::read_dir(ProjectLayout::of(home).worktrees(folder)) else {
             continue;
         };
         for entry in entries.flatten() {
@@ -132,7 +127,7 @@ fn worktrees(home: &Path) -> Vec<PathBuf> {
 }
 
 fn load_or_make(home: &Path) -> Result<String, HarnessError> {
-    let path = home.join(".baton").join(PROJECT_FILE);
+    let path = ProjectLayout::of(home).project_file();
     match std::fs::read_to_string(&path) {
         Ok(text) => parse(&path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => make(home, &path),
@@ -164,9 +159,9 @@ fn make(home: &Path, path: &Path) -> Result<String, HarnessError> {
         from: from.to_owned(),
         created: Utc::now(),
     };
-    let dir = home.join(".baton");
+    let dir = ProjectLayout::of(home).baton_dir().to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io(&dir, e))?;
-    let tmp = dir.join(format!("{PROJECT_FILE}.{}.tmp", std::process::id()));
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let mut text = serde_json::to_string_pretty(&file)
         .map_err(|e| HarnessError::io(&tmp, std::io::Error::other(e)))?;
     text.push('\n');
@@ -240,8 +235,8 @@ mod tests {
         let copy = root.path().join("copy");
         std::fs::create_dir_all(copy.join(".baton")).unwrap();
         std::fs::copy(
-            renamed.join(".baton").join(PROJECT_FILE),
-            copy.join(".baton").join(PROJECT_FILE),
+            ProjectLayout::of(&renamed).project_file(),
+            ProjectLayout::of(&copy).project_file(),
         )
         .unwrap();
         assert_eq!(ProjectIdentity::resolve(&copy).unwrap().id, first.id);
@@ -299,12 +294,12 @@ mod tests {
     fn a_broken_project_file_is_an_error_naming_the_fix() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join(".baton")).unwrap();
-        std::fs::write(root.path().join(".baton").join(PROJECT_FILE), "{").unwrap();
+        std::fs::write(ProjectLayout::of(root.path()).project_file(), "{").unwrap();
         let err = ProjectIdentity::resolve(root.path())
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains(PROJECT_FILE) && err.contains("Delete it"),
+            err.contains("project.json") && err.contains("Delete it"),
             "{err}"
         );
     }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::error::HarnessError;
+use crate::layout::ProjectLayout;
 use crate::memory::{MemoryHandle, format_hit, recall_distinct};
 
 /// The tools of one thread.
@@ -184,14 +185,10 @@ struct Browser {
 
 impl Browser {
     fn new(project: &Path, settings: &Settings) -> Browser {
-        let mut options = BrowserOptions::default();
-        if let Some(path) = &settings.chromium {
-            options.chromium_path = Some(path.clone());
-        }
         Browser {
             project: project.to_path_buf(),
-            options,
-            evidence: project.join(".baton").join("evidence").join("agent"),
+            options: settings.browser_options(),
+            evidence: ProjectLayout::of(project).agent_evidence(),
             inner: Mutex::new(None),
         }
     }
@@ -230,7 +227,7 @@ impl Browser {
             .ok()
             .and_then(|list| list.app)
             .unwrap_or_default();
-        let log = self.project.join(".baton").join("agent-app.log");
+        let log = ProjectLayout::of(&self.project).agent_app_log();
         baton_verify::start_app(&self.project, &app, &log)
             .map(Some)
             .map_err(|e| format!("could not start the app: {e}"))

@@ -11,9 +11,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{LimitArgs, ModelArgs};
-use crate::commands::{bench::percentile_us, connect_model};
+use super::percentile_us;
 use crate::config::Settings;
+use crate::config::{LimitArgs, ModelArgs};
+use crate::connection::connect_model;
 use crate::error::HarnessError;
 use crate::runner::{NewThread, ThreadRunner};
 

@@ -14,15 +14,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::{LimitArgs, ModelArgs};
-use crate::commands::{bench::percentile_us, connect_model};
+use super::percentile_us;
 use crate::config::Settings;
+use crate::config::{LimitArgs, ModelArgs};
+use crate::connection::connect_model;
 use crate::error::HarnessError;
 use crate::events::{Event, SessionEnd};
 use crate::runner::{NewThread, RunOutcome, ThreadRunner};
 
 /// The spec the run builds.
-const COUNTER_SPEC: &str = include_str!("../../examples/counter-app/app_spec.md");
+const COUNTER_SPEC: &str = include_str!("../../../examples/counter-app/app_spec.md");
 
 /// What `baton bench real-model` is asked to do.
 #[derive(Debug, Clone)]

@@ -1,8 +1,6 @@
 //! `baton bench ...`: benchmarks that print figures (never timed assertions). Each prints a
 //! human table, or JSON with `--json`.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::ExitCode;
@@ -15,7 +13,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             model_delay_ms,
             json,
         } => {
-            let report = crate::bench::agent_loop(steps, model_delay_ms).await?;
+            let report = crate::bench::agent_loop::agent_loop(steps, model_delay_ms).await?;
             print(&report, json)
         }
         BenchCommand::Tape { steps, json } => {
@@ -91,17 +89,18 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             no_verify,
             json,
         } => {
-            let report = crate::bench_real::real_model(crate::bench_real::RealModelOptions {
-                base_url,
-                model,
-                api_key,
-                probes,
-                sessions,
-                max_turns,
-                context_limit_tokens: context_limit,
-                verify: !no_verify,
-            })
-            .await?;
+            let report =
+                crate::bench::real_model::real_model(crate::bench::real_model::RealModelOptions {
+                    base_url,
+                    model,
+                    api_key,
+                    probes,
+                    sessions,
+                    max_turns,
+                    context_limit_tokens: context_limit,
+                    verify: !no_verify,
+                })
+                .await?;
             print(&report, json)
         }
     }
@@ -132,13 +131,4 @@ fn print_flat(prefix: &str, value: &serde_json::Value) {
         }
         other => println!("{prefix:<48} {other}"),
     }
-}
-
-/// Percentile of sorted durations, in microseconds.
-pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e6
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::cli::{AdoptArgs, CompareArgs};
-use crate::commands::ExitCode;
 use crate::compare::{Comparison, ThreadSide, compare as build};
+use crate::exit::ExitCode;
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let report = build(&args.project, &args.a, &args.b)?;

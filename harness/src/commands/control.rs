@@ -6,10 +6,10 @@
 use baton_tape::{StateReader, ThreadPaths};
 
 use super::ExitCode;
-use super::inspect::{head_state, locate_thread};
 use crate::cli::{InstructArgs, ThreadArgs};
 use crate::control::{self, Inbox, Reply, Request, Status};
 use crate::error::HarnessError;
+use crate::threads::{head_state, locate_thread};
 
 /// `baton pause`.
 pub async fn pause(args: &ThreadArgs) -> anyhow::Result<ExitCode> {

@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::ExitCode;
-use crate::cli::{DemoArgs, LimitArgs, ModelArgs, RunArgs};
+use crate::cli::{DemoArgs, RunArgs};
+use crate::config::{LimitArgs, ModelArgs};
+use crate::env_vars;
 use crate::error::HarnessError;
+use crate::layout::ProjectLayout;
 
 /// Where the examples are: `BATON_EXAMPLES`, `./examples`, or the source tree baton was built from.
 fn examples_dir() -> Option<PathBuf> {
     let candidates = [
-        std::env::var_os("BATON_EXAMPLES").map(PathBuf::from),
+        std::env::var_os(env_vars::EXAMPLES).map(PathBuf::from),
         Some(PathBuf::from("examples")),
         Some(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,7 +56,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             chrono::Utc::now().format("%Y%m%d-%H%M%S")
         )),
     };
-    if out.join(".baton").exists() {
+    if ProjectLayout::of(&out).baton_dir().exists() {
         return Err(HarnessError::BadInput(format!(
             "{} already holds a baton project: pick another --out",
             out.display()

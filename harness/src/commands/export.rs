@@ -2,41 +2,11 @@
 //! (the data is built in `crate::export`; formats in docs/EXPORT.md).
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
-use clap::Args;
-
-use crate::commands::ExitCode;
+use crate::cli::{ExportArgs, RateArgs};
 use crate::error::HarnessError;
-use crate::export::{Format, Verdict, export as build, rate as record};
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// The root of the fork tree to export (forks and replays of it are included).
-    pub thread: String,
-    #[arg(long, value_enum)]
-    pub format: Format,
-    /// Write to this file instead of stdout.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    #[arg(long, default_value = ".")]
-    pub project: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct RateArgs {
-    pub thread: String,
-    /// The step rated (a live step of the thread).
-    #[arg(long)]
-    pub step: u64,
-    #[arg(value_enum)]
-    pub verdict: Verdict,
-    /// Why, in a few words.
-    #[arg(long)]
-    pub note: Option<String>,
-    #[arg(long, default_value = ".")]
-    pub project: PathBuf,
-}
+use crate::exit::ExitCode;
+use crate::export::{export as build, rate as record};
 
 pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let lines = build(&args.project, &args.thread, args.format)?;

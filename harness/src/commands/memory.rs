@@ -11,51 +11,22 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::ExitCode;
 use crate::cli::{MemoryCommand, MigrateArgs, ProjectJsonArgs, RecallArgs};
-use crate::config::PROJECT_CONFIG;
+use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::memory::{MemoryHandle, format_hit, recall_distinct};
 
+/// Opens the project's memory where its settings say: a Qdrant server (`QDRANT_URL` /
+/// `memory.qdrant_url`) or the embedded store.
 async fn open(project: &Path) -> Result<MemoryHandle, HarnessError> {
-    let server = configured_server(project);
+    let settings = Settings::for_project(project)?;
     MemoryHandle::open(
         project,
-        server.url.as_deref(),
-        std::env::var("QDRANT_API_KEY").ok().as_deref(),
-        &server.collection,
+        settings.qdrant_url.as_deref(),
+        settings.qdrant_api_key.as_deref(),
+        &settings.qdrant_collection,
     )
     .await
-}
-
-/// The Qdrant server (and collection) a project uses, if any.
-struct Server {
-    url: Option<String>,
-    collection: String,
-}
-
-/// `QDRANT_URL` / `QDRANT_COLLECTION`, else `memory.qdrant_url` / `memory.collection` in
-/// baton.toml.
-fn configured_server(project: &Path) -> Server {
-    let table: Option<toml::Table> = std::fs::read_to_string(project.join(PROJECT_CONFIG))
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok());
-    let from_file = |key: &str| {
-        table
-            .as_ref()?
-            .get("memory")?
-            .get(key)?
-            .as_str()
-            .map(str::to_owned)
-    };
-    Server {
-        url: std::env::var("QDRANT_URL")
-            .ok()
-            .or_else(|| from_file("qdrant_url")),
-        collection: std::env::var("QDRANT_COLLECTION")
-            .ok()
-            .or_else(|| from_file("collection"))
-            .unwrap_or_else(|| crate::memory::COLLECTION.to_owned()),
-    }
 }
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, HarnessError> {
@@ -316,7 +287,7 @@ fn feature_of(message: &str, feature_ids: &HashSet<String>) -> Option<String> {
 
 /// Copies the embedded store to a Qdrant server and points the project's baton.toml at it.
 async fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
-    let collection = configured_server(&args.project).collection;
+    let collection = Settings::for_project(&args.project)?.qdrant_collection;
     let local = MemoryHandle::open(&args.project, None, None, &collection).await?;
     let remote = MemoryHandle::open(
         &args.project,
@@ -329,7 +300,7 @@ async fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("memory is not open");
     };
     let copied = local.copy_to(&remote).await?;
-    let path = args.project.join(PROJECT_CONFIG);
+    let path = args.project.join(crate::config::PROJECT_CONFIG);
     let mut table: toml::Table = match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| HarnessError::BadConfig {
             path: path.clone(),

@@ -2,9 +2,10 @@
 
 use anyhow::Context as _;
 
-use super::{ExitCode, connect_model, inputs};
+use super::{ExitCode, inputs};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::config::Settings;
+use crate::connection::connect_model;
 use crate::runner::{NewThread, RunOutcome, ThreadRunner};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -65,11 +66,11 @@ pub async fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
 pub fn settings_for_thread(
     project: &std::path::Path,
     thread: &str,
-    model: &crate::cli::ModelArgs,
-    limits: &crate::cli::LimitArgs,
+    model: &crate::config::ModelArgs,
+    limits: &crate::config::LimitArgs,
 ) -> Result<Settings, crate::error::HarnessError> {
     let mut settings = Settings::resolve(project, model, limits, None)?;
-    if let Some(recorded) = crate::connection::of_thread(project, thread)? {
+    if let Some(recorded) = crate::threads::connection_of(project, thread)? {
         recorded.apply(&mut settings, model, limits);
     }
     Ok(settings)

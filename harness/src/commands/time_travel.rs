@@ -10,14 +10,17 @@ use baton_model::{Model, ModelError, ModelRequest, ModelResponse};
 use baton_tape::{ParentRef, Snapshotter, StepNo, TapeWriter, ThreadId, ThreadLock};
 use serde_json::Value;
 
-use super::inspect::{all_threads, open_thread};
-use super::{ExitCode, connect_model};
-use crate::cli::{ForkArgs, GcArgs, LimitArgs, ReplayArgs, ReplayMode, RewindArgs};
+use super::ExitCode;
+use crate::cli::{ForkArgs, GcArgs, ReplayArgs, ReplayMode, RewindArgs};
+use crate::config::LimitArgs;
 use crate::config::Settings;
+use crate::connection::connect_model;
 use crate::error::HarnessError;
 use crate::events::Event;
+use crate::layout::ProjectLayout;
 use crate::runner::{AnswerSource, Recorded, ThreadRunner, seed_thread};
 use crate::state::{Phase, ThreadState};
+use crate::threads::{all_threads, open_thread};
 
 pub fn rewind(args: &RewindArgs) -> anyhow::Result<ExitCode> {
     let opened = open_thread(&args.project, &args.thread)?;
@@ -102,11 +105,7 @@ pub fn fork(args: &ForkArgs) -> anyhow::Result<ExitCode> {
     if let Some(instruction) = &args.instruct {
         inject_instruction(&mut state, instruction);
     }
-    let dir = opened
-        .project
-        .join(".baton")
-        .join("forks")
-        .join(new_id.as_str());
+    let dir = ProjectLayout::of(&opened.project).fork(new_id.as_str());
     let snapshot = checkpoint.snapshot.as_ref().ok_or_else(|| {
         HarnessError::BadInput(format!(
             "step {} has no worktree snapshot to fork from",
@@ -209,13 +208,10 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     ))
     .map_err(|e| HarnessError::BadInput(e.to_string()))?;
     state.thread = new_id.to_string();
-    let dir: PathBuf = args.out.clone().unwrap_or_else(|| {
-        opened
-            .project
-            .join(".baton")
-            .join("replays")
-            .join(new_id.as_str())
-    });
+    let dir: PathBuf = args
+        .out
+        .clone()
+        .unwrap_or_else(|| ProjectLayout::of(&opened.project).replay(new_id.as_str()));
     let snapshot = checkpoint.snapshot.as_ref().ok_or_else(|| {
         HarnessError::BadInput(format!(
             "step {} has no worktree snapshot to replay from",

@@ -1,9 +1,10 @@
 //! `baton verify`: run the feature checks in headless Chromium and print a table.
 
-use baton_verify::{BrowserOptions, FeatureList, Outcome};
+use baton_verify::{FeatureList, Outcome};
 
 use super::ExitCode;
 use crate::cli::VerifyArgs;
+use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::feature_guard::FEATURE_LIST;
 
@@ -19,10 +20,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let mut options = BrowserOptions::default();
-    if let Some(chromium) = std::env::var_os("BATON_CHROMIUM") {
-        options.chromium_path = Some(chromium.into());
-    }
+    let options = Settings::for_project(&args.project)?.browser_options();
     let project = args.project.clone();
     let ids = (!args.feature.is_empty()).then_some(args.feature.clone());
     let url = args.url.clone();

@@ -92,9 +92,6 @@ impl ThreadRunner {
                 passing_then,
             },
         );
-        eprintln!(
-            "baton: feature {feature} is blocked after {sessions} coding sessions: {failure}"
-        );
         self.record(Event::FeatureBlocked {
             feature: feature.to_owned(),
             sessions,

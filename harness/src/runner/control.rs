@@ -64,7 +64,7 @@ impl Steering {
             Event::SessionEnded {
                 end: end @ SessionEnd::LoopDetected { .. },
                 ..
-            } => self.loop_ended = Some(super::session::describe_end(end)),
+            } => self.loop_ended = Some(end.describe()),
             Event::FeatureBlocked {
                 feature, sessions, ..
             } => {
@@ -111,10 +111,7 @@ impl ThreadRunner {
             };
             if !self.steering.announced_pause {
                 self.steering.announced_pause = true;
-                eprintln!(
-                    "baton: thread {} paused at step {} ({reason}); `baton continue {}` goes on, `baton instruct {} \"...\"` adds an instruction",
-                    self.state.thread, self.state.step, self.state.thread, self.state.thread
-                );
+                crate::display::paused(&self.state, &reason);
             }
             match self.steering.server.as_ref().map(ControlServer::wake) {
                 Some(wake) => {

@@ -30,6 +30,7 @@ use crate::error::HarnessError;
 use crate::events::Event;
 use crate::feature_guard::FeatureGuard;
 use crate::memory::MemoryHandle;
+use crate::observe::Observer;
 use crate::project;
 use crate::state::{Phase, ThreadState};
 use crate::tools::HarnessTools;
@@ -140,6 +141,8 @@ pub struct ThreadRunner {
     /// The rebuild running in the background, awaited before the run returns so the store
     /// is not left half-filled.
     pub(crate) memory_rebuild: Option<tokio::task::JoinHandle<()>>,
+    /// Who hears each recorded fact as it happens (the terminal's progress lines).
+    observers: Vec<Box<dyn Observer>>,
 }
 
 /// What a new thread starts from.
@@ -147,6 +150,21 @@ pub struct NewThread<'a> {
     pub project: &'a Path,
     pub thread: Option<&'a str>,
     pub parent: Option<baton_tape::ParentRef>,
+}
+
+/// What `create` (a new tape) and `resume` (an existing one) open before the runner is
+/// assembled around it.
+struct Opened {
+    project: PathBuf,
+    settings: Settings,
+    workflow: Workflow,
+    model: Arc<dyn Model>,
+    tape: TapeWriter<crate::events::Event>,
+    snapshots: Snapshotter,
+    lock: ThreadLock,
+    state: ThreadState,
+    recorded: Recorded,
+    steering_dir: PathBuf,
 }
 
 impl ThreadRunner {
@@ -189,36 +207,20 @@ impl ThreadRunner {
             StepNo(0),
             thread_started(&project, &workflow, model.as_ref(), &settings),
         )?;
-        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
-        let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
-        let project_for_guard = project.clone();
-        let mut runner = ThreadRunner {
+        // Boxed: the runner is large, and both callers' futures would carry it twice.
+        let mut runner = Box::pin(ThreadRunner::assemble(Opened {
             project,
             settings,
             workflow,
             model,
-            tools,
             tape,
-            snapshots: Arc::new(std::sync::Mutex::new(snapshots)),
-            pending: None,
-            memory,
-            guard: FeatureGuard::load(&project_for_guard, false),
-            inputs,
+            snapshots,
+            lock,
             state,
             recorded: Recorded::default(),
-            lock,
-            started: Instant::now(),
-            timings: None,
-            step_timing: StepTiming::default(),
-            mock_results: None,
-            encoder: encode::StateEncoder::default(),
-            touched: step::Touched::default(),
-            partial_snapshots: 0,
-            steering: control::Steering::new(paths.dir.clone()),
-            memory_rebuilds: 0,
-            memory_rebuild,
-        };
+            steering_dir: paths.dir.clone(),
+        }))
+        .await?;
         runner.checkpoint().await?;
         Ok(runner)
     }
@@ -248,9 +250,10 @@ impl ThreadRunner {
             recovery,
         } = TapeWriter::<Event>::open(&paths, tape_options())?;
         if let Some(recovery) = recovery {
-            eprintln!(
-                "baton: warning: the tape of {thread} had a torn tail ({} bytes in {} lines); it was cut back to the last whole frame",
-                recovery.dropped_bytes, recovery.dropped_lines
+            tracing::warn!(
+                "the tape of {thread} had a torn tail ({} bytes in {} lines); it was cut back to the last whole frame",
+                recovery.dropped_bytes,
+                recovery.dropped_lines
             );
         }
         let snapshots = Snapshotter::open_locked(&project, &thread, &lock)?;
@@ -351,11 +354,47 @@ impl ThreadRunner {
             state.connection = Some(connection);
         }
         tape.sync()?;
+        // Boxed: the runner is large, and both callers' futures would carry it twice.
+        let mut runner = Box::pin(ThreadRunner::assemble(Opened {
+            project,
+            settings,
+            workflow,
+            model,
+            tape,
+            snapshots,
+            lock,
+            state,
+            recorded: Recorded::new(answers, AnswerSource::Resume),
+            steering_dir: paths.dir.clone(),
+        }))
+        .await?;
+        if unstarted {
+            // The first checkpoint `create` did not get to: the project as the thread found it.
+            runner.checkpoint().await?;
+        }
+        Ok(runner)
+    }
+
+    /// The runner around what `create` and `resume` opened: memory, the user's inputs, the
+    /// tools, the guards and the per-run counters are set up the same way for both.
+    async fn assemble(opened: Opened) -> Result<ThreadRunner, HarnessError> {
+        let Opened {
+            project,
+            settings,
+            workflow,
+            model,
+            tape,
+            snapshots,
+            lock,
+            state,
+            recorded,
+            steering_dir,
+        } = opened;
         let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
         let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
-        let project_for_guard = project.clone();
-        let mut runner = ThreadRunner {
+        Ok(ThreadRunner {
+            guard: FeatureGuard::load(&project, state.drafting),
             project,
             settings,
             workflow,
@@ -365,10 +404,9 @@ impl ThreadRunner {
             snapshots: Arc::new(std::sync::Mutex::new(snapshots)),
             pending: None,
             memory,
-            guard: FeatureGuard::load(&project_for_guard, state.drafting),
             inputs,
             state,
-            recorded: Recorded::new(answers, AnswerSource::Resume),
+            recorded,
             lock,
             started: Instant::now(),
             timings: None,
@@ -377,15 +415,11 @@ impl ThreadRunner {
             encoder: encode::StateEncoder::default(),
             touched: step::Touched::default(),
             partial_snapshots: 0,
-            steering: control::Steering::new(paths.dir.clone()),
+            steering: control::Steering::new(steering_dir),
             memory_rebuilds: 0,
             memory_rebuild,
-        };
-        if unstarted {
-            // The first checkpoint `create` did not get to: the project as the thread found it.
-            runner.checkpoint().await?;
-        }
-        Ok(runner)
+            observers: vec![Box::new(crate::display::ProgressLines::default())],
+        })
     }
 
     /// Adds answers to reuse before asking the live model (replay).
@@ -477,6 +511,9 @@ impl ThreadRunner {
 
     fn record(&mut self, event: Event) -> Result<(), HarnessError> {
         self.steering.observe(&event);
+        for observer in &mut self.observers {
+            observer.recorded(&self.state, &event);
+        }
         self.tape.append(StepNo(self.state.step), event)?;
         Ok(())
     }
@@ -526,9 +563,13 @@ fn keep_what_resume_resets(
     let kept =
         snapshots.snapshot_if_changed(snapshot, head.step, "the worktree as resume found it")?;
     if let Some(found) = kept {
-        eprintln!(
-            "baton: the worktree had changed since step {} (an interrupted step, or edits by hand); it is put back to that step. What was there is kept in commit {}: `git diff {} {}` shows the changes, `git checkout {} -- FILE` takes a file back",
-            head.step, found.commit, snapshot.commit, found.commit, found.commit
+        tracing::warn!(
+            "the worktree had changed since step {} (an interrupted step, or edits by hand); it is put back to that step. What was there is kept in commit {}: `git diff {} {}` shows the changes, `git checkout {} -- FILE` takes a file back",
+            head.step,
+            found.commit,
+            snapshot.commit,
+            found.commit,
+            found.commit
         );
     }
     Ok(())

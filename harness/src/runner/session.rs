@@ -84,7 +84,6 @@ impl ThreadRunner {
             self.record(Event::ThreadFinished {
                 status: "done".to_owned(),
             })?;
-            crate::display::finished(&self.state);
             return self.checkpoint().await;
         }
         self.open_session(list).await
@@ -151,7 +150,6 @@ impl ThreadRunner {
             feature: self.state.feature.clone(),
             memories: memories.len(),
         })?;
-        crate::display::session_started(&self.state);
         self.checkpoint().await
     }
 
@@ -170,7 +168,7 @@ impl ThreadRunner {
             _ => None,
         };
         failpoint("session.after_verify");
-        let end_text = describe_end(&end);
+        let end_text = end.describe();
         let loop_note = loop_handoff(session, &end, &self.state.recent_calls);
         if let (Some(id), Some(verdict)) = (&feature, &verification)
             && self.settings.verify_enabled
@@ -219,14 +217,15 @@ impl ThreadRunner {
         )
         .await;
         failpoint("session.after_remember");
+        // The counts first, so that whoever hears the session end sees its outcome.
+        let list = self.read_feature_list();
+        self.state.features_total = list.as_ref().map_or(0, |l| l.features.len());
+        self.state.features_passing = list.as_ref().map_or(0, FeatureList::passing);
         self.record(Event::SessionEnded {
             session,
             end,
             summary,
         })?;
-        let list = self.read_feature_list();
-        self.state.features_total = list.as_ref().map_or(0, |l| l.features.len());
-        self.state.features_passing = list.as_ref().map_or(0, FeatureList::passing);
         self.state.sessions_run += 1;
         self.state.phase = Phase::Between;
         self.state.conversation.clear();
@@ -240,7 +239,6 @@ impl ThreadRunner {
         } else if self.state.drafting {
             self.state.failed_initializers = 0;
         }
-        crate::display::session_finished(&self.state, &end_text, committed.as_ref());
         if verification.is_some() {
             // The next session's start can trust this verification while nothing changes.
             self.state.verified_tree = Some(self.current_tree()?);
@@ -333,35 +331,6 @@ fn describe_target(feature: &baton_verify::Feature) -> String {
         }
     }
     out.trim_end().to_owned()
-}
-
-pub(super) fn describe_end(end: &SessionEnd) -> String {
-    match end {
-        SessionEnd::Finished => "finished".to_owned(),
-        SessionEnd::TurnLimit { turns } => format!("turn limit ({turns} turns)"),
-        SessionEnd::LoopDetected {
-            tool,
-            repeats,
-            period,
-            pattern,
-        } => match (period, pattern.as_slice()) {
-            (_, []) => format!(
-                "loop detected ({tool} called {repeats} times in a row with the same arguments)"
-            ),
-            (1, [call, ..]) => {
-                format!("loop detected (the same call {repeats} times in a row: `{call}`)")
-            }
-            (_, calls) => format!(
-                "loop detected (a cycle of {period} calls repeated {repeats} times: {})",
-                calls
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            ),
-        },
-        SessionEnd::ModelFailed { error } => format!("model failed: {error}"),
-    }
 }
 
 /// What the next session is told about a session that ended in a loop: the calls that

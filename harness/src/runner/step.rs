@@ -102,7 +102,6 @@ impl ThreadRunner {
         self.tape.sync()?;
         failpoint("step.after_model_response");
         self.state.conversation.push(response.message.clone());
-        crate::display::step(&self.state, &response);
 
         // An answer cut at the output-token limit is not the model saying it is done, and
         // its last tool call's arguments are likely cut too: say so, and let it go on.
@@ -128,10 +127,7 @@ impl ThreadRunner {
                 continue;
             }
             if let Some(end) = self.note_call(call) {
-                self.answer_unrun(
-                    call,
-                    &format!("not run: {}", super::session::describe_end(&end)),
-                );
+                self.answer_unrun(call, &format!("not run: {}", end.describe()));
                 loop_end = Some(end);
                 continue;
             }

@@ -2,7 +2,7 @@
 //! Chromium (in a blocking thread), and writes the outcome into `feature_list.json` itself.
 //! A feature that passed before and fails now is a regression: `passes` goes back to false.
 
-use baton_verify::{BrowserOptions, FeatureList, FeatureResult, Outcome, VerifyError};
+use baton_verify::{FeatureList, FeatureResult, Outcome, VerifyError};
 
 use super::ThreadRunner;
 use crate::error::HarnessError;
@@ -18,14 +18,6 @@ pub(crate) struct TargetVerdict {
 }
 
 impl ThreadRunner {
-    fn browser_options(&self) -> BrowserOptions {
-        let mut options = BrowserOptions::default();
-        if let Some(path) = &self.settings.chromium {
-            options.chromium_path = Some(path.clone());
-        }
-        options
-    }
-
     /// Runs the checks of `ids`; the features that fail are run once more in a fresh browser
     /// and app, and only a second failure counts. A loaded machine can time out opening a tab
     /// or starting the app, and such a hiccup must not flip `passes` or derail a thread.
@@ -64,7 +56,7 @@ impl ThreadRunner {
     ) -> Result<Vec<FeatureResult>, HarnessError> {
         let project = self.project.clone();
         let list = list.clone();
-        let options = self.browser_options();
+        let options = self.settings.browser_options();
         let ids_for_run = ids.clone();
         let report = tokio::task::spawn_blocking(move || {
             baton_verify::verify_features(&project, &list, Some(&ids_for_run), None, &options)
@@ -219,7 +211,6 @@ impl ThreadRunner {
             self.remember_regression(&result.feature_id, &failure).await;
             regressions.push(format!("{}: {failure}", result.feature_id));
         }
-        crate::display::regressions(&regressions);
         Ok(regressions)
     }
 

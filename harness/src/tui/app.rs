@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::data::{StepRow, ThreadData};
-use crate::commands::inspect::ThreadRow;
+use crate::threads::ThreadRow;
 
 /// Rows moved by PgUp / PgDn.
 const PAGE: usize = 20;

@@ -12,7 +12,7 @@ use ratatui::backend::TestBackend;
 use serde::Serialize;
 
 use super::{App, ThreadData, view};
-use crate::commands::bench::percentile_us;
+use crate::bench::percentile_us;
 use crate::control::{self, ControlServer, Request};
 use crate::error::HarnessError;
 use crate::events::Event;

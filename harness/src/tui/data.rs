@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use baton_tape::{Body, LiveCheckpoint, StateReader, StepNo, ThreadId, ThreadPaths};
 
-use crate::commands::inspect::{ThreadRow, fork_children, locate_thread, thread_rows};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
+use crate::threads::{ThreadRow, fork_children, locate_thread, thread_rows};
 
 /// The project's threads, for the first screen.
 pub fn threads(project: &Path) -> Vec<ThreadRow> {

@@ -27,9 +27,9 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use tokio::runtime::Handle;
 
-use crate::commands::ExitCode;
 use crate::control::{self, InstructionRole, Request};
 use crate::error::HarnessError;
+use crate::exit::ExitCode;
 
 /// How often the screen looks for new steps of the followed thread.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);

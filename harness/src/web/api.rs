@@ -439,7 +439,7 @@ pub async fn control(
     Json(body): Json<ControlBody>,
 ) -> Result<Json<Value>, ApiError> {
     let dir = state.project(project)?.to_path_buf();
-    let (_, paths) = crate::commands::inspect::locate_thread(&dir, &thread)
+    let (_, paths) = crate::threads::locate_thread(&dir, &thread)
         .map_err(|e| ApiError::not_found(e.to_string()))?;
     let request = match (body.op.as_str(), body.text) {
         ("pause", _) => Request::Pause,
@@ -479,7 +479,7 @@ pub async fn live(
     UrlPath((project, thread)): UrlPath<(usize, String)>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let dir = state.project(project)?.to_path_buf();
-    let (_, paths) = crate::commands::inspect::locate_thread(&dir, &thread)
+    let (_, paths) = crate::threads::locate_thread(&dir, &thread)
         .map_err(|e| ApiError::not_found(e.to_string()))?;
     let tape = paths.tape;
     let start = tokio::fs::metadata(&tape).await.map_or(0, |m| m.len());

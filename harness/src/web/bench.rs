@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
 use super::{guard, router};
-use crate::commands::bench::percentile_us;
+use crate::bench::percentile_us;
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::tui::bench::write_synthetic_thread;

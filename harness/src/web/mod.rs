@@ -20,8 +20,8 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 
-use crate::commands::ExitCode;
 use crate::error::HarnessError;
+use crate::exit::ExitCode;
 
 #[cfg(test)]
 use guard::TOKEN_HEADER;
