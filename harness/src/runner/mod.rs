@@ -635,3 +635,6 @@ fn absolute(path: &Path) -> Result<PathBuf, HarnessError> {
     path.canonicalize()
         .map_err(|source| HarnessError::io(path, source))
 }
+
+#[cfg(test)]
+mod tests;
