@@ -10,12 +10,14 @@ use crate::error::HarnessError;
 
 const INITIALIZER: &str = include_str!("../prompts/initializer.md");
 const CODING: &str = include_str!("../prompts/coding.md");
+const REVIEW: &str = include_str!("../prompts/review.md");
 
 /// Loads a node's prompt template: a built-in stem, or a Markdown file relative to the project.
 pub fn template(stem: &str, project: &Path) -> Result<String, HarnessError> {
     match stem {
         "initializer" => Ok(INITIALIZER.to_owned()),
         "coding" => Ok(CODING.to_owned()),
+        "review" => Ok(REVIEW.to_owned()),
         other => {
             let path = project.join(other);
             let path = if path.extension().is_some() {
@@ -26,7 +28,7 @@ pub fn template(stem: &str, project: &Path) -> Result<String, HarnessError> {
             std::fs::read_to_string(&path).map_err(|_| {
                 HarnessError::BadInput(format!(
                     "workflow node prompt \"{other}\": no built-in prompt of that name and no file {}; \
-                     built-ins are initializer and coding",
+                     built-ins are initializer, coding and review",
                     path.display()
                 ))
             })

@@ -187,12 +187,12 @@ fn two_agent_resumed_thread_goes_straight_to_coding_or_done() {
 }
 
 #[test]
-fn review_loop_example_sends_rejected_work_back_to_coding() {
+fn review_loop_example_goes_back_to_coding_when_a_feature_fails_again() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/review-loop.toml");
     let flow = Workflow::load(path).unwrap();
     assert_eq!(flow.name(), "review-loop");
     let review = flow.node(flow.node_by_name("review").unwrap());
-    assert_eq!(review.tools, ["read_file", "glob", "grep", "bash"]);
+    assert_eq!(review.tools, ["read_file", "glob", "grep", "recall"]);
     assert_eq!(review.max_turns, 40);
     // No prompt key: the prompt stem defaults to the node name.
     let coding = flow.node(flow.node_by_name("coding").unwrap());

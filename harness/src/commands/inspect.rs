@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use baton_tape::{StateReader, StepNo, ThreadId, ThreadPaths};
+use baton_tape::{StateReader, StepNo, ThreadId};
 use serde::Serialize;
 
 use super::ExitCode;
@@ -11,7 +11,7 @@ use crate::cli::{ProjectJsonArgs, ShowArgs, ThreadArgs};
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::state::ThreadState;
-use crate::threads::{all_threads, live_steps, locate_thread, open_thread, thread_rows};
+use crate::threads::{fork_children, live_steps, locate_thread, open_thread, thread_rows};
 
 /// `baton threads`: reads each tape's header, index, head state and last record, not its
 /// whole history.
@@ -241,6 +241,16 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `baton tree`: the root's index and every thread's header line.
+/// One thread of `baton tree --json` and the forks made from it.
+#[derive(Debug, Serialize)]
+struct TreeNode {
+    thread: String,
+    /// The step of the parent it was forked at (none for the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forked_at: Option<u64>,
+    forks: Vec<TreeNode>,
+}
+
 pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
     let (_, root) = locate_thread(&args.project, &args.thread)?;
     let root = StateReader::open(&root)?;
@@ -248,29 +258,51 @@ pub fn tree(args: &ThreadArgs) -> anyhow::Result<ExitCode> {
         Some(head) => root.step_of(head)?.0,
         None => 0,
     };
-    let mut children: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    for (dir, id) in all_threads(&args.project) {
-        let paths = ThreadPaths::new(&dir, &id);
-        if let Ok(header) = baton_tape::read_header(&paths.tape)
-            && let Some(parent) = &header.parent
-        {
-            children
-                .entry(parent.thread.to_string())
-                .or_default()
-                .push((id.to_string(), parent.step.0));
-        }
+    let children = fork_children(&args.project);
+    if args.json {
+        let tree = tree_node(&children, &args.thread, None);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "head_step": head_step,
+                "thread": tree.thread,
+                "forks": tree.forks,
+            }))?
+        );
+        return Ok(ExitCode::Ok);
     }
     println!("{} (head at step {head_step})", args.thread);
     print_children(&children, &args.thread, "");
     Ok(ExitCode::Ok)
 }
 
-fn print_children(children: &HashMap<String, Vec<(String, u64)>>, thread: &str, indent: &str) {
-    let Some(found) = children.get(thread) else {
-        return;
-    };
-    let mut forks = found.clone();
+/// Forks of `thread`, ordered by the step they start from.
+fn sorted_forks(
+    children: &HashMap<String, Vec<(String, u64)>>,
+    thread: &str,
+) -> Vec<(String, u64)> {
+    let mut forks = children.get(thread).cloned().unwrap_or_default();
     forks.sort_by_key(|(id, fork_step)| (*fork_step, id.clone()));
+    forks
+}
+
+fn tree_node(
+    children: &HashMap<String, Vec<(String, u64)>>,
+    thread: &str,
+    forked_at: Option<u64>,
+) -> TreeNode {
+    TreeNode {
+        thread: thread.to_owned(),
+        forked_at,
+        forks: sorted_forks(children, thread)
+            .into_iter()
+            .map(|(child, at)| tree_node(children, &child, Some(at)))
+            .collect(),
+    }
+}
+
+fn print_children(children: &HashMap<String, Vec<(String, u64)>>, thread: &str, indent: &str) {
+    let forks = sorted_forks(children, thread);
     for (i, (child, at)) in forks.iter().enumerate() {
         let is_last = i + 1 == forks.len();
         println!(

@@ -188,6 +188,7 @@ impl ThreadRunner {
         )?;
         let (subject, body) = commit_message(
             &node,
+            self.state.drafting,
             feature.as_deref(),
             self.read_feature_list().as_ref(),
             verification.as_ref().is_some_and(|v| v.passed),
@@ -373,6 +374,7 @@ fn loop_handoff(
 /// The commit for a session: the subject names the feature; the body is the model's summary.
 fn commit_message(
     node: &str,
+    drafting: bool,
     feature: Option<&str>,
     list: Option<&FeatureList>,
     passed: bool,
@@ -392,7 +394,7 @@ fn commit_message(
             }
         }
         None => match list {
-            Some(list) if node == "initializer" || list.passing() == 0 => format!(
+            Some(list) if drafting || list.passing() == 0 => format!(
                 "{node}: set up the project ({} features)",
                 list.features.len()
             ),

@@ -56,7 +56,7 @@ impl FakeModel {
 
 #[async_trait::async_trait]
 impl Model for FakeModel {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "fake"
     }
 
