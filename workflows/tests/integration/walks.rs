@@ -1,5 +1,4 @@
 //! Walks threads through the built-in and example workflows with `Workflow::next`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use baton_workflows::{NodeKind, ThreadFacts, Workflow};
 

@@ -1,5 +1,4 @@
 //! Snapshots of the three renderings of the built-in two-agent workflow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use baton_workflows::{RenderFormat, Workflow};
 

@@ -1,6 +1,5 @@
 //! `OpenAiModel` against a tiny axum server that answers the way local servers
 //! (Ollama, vLLM, llama.cpp) sometimes do, and against bodies that are not completions.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

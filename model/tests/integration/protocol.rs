@@ -1,6 +1,5 @@
 //! The scripted server and `OpenAiModel` against each other over real HTTP on
 //! 127.0.0.1: round trips, fault injection and retries, and the server's refusals.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::path::Path;

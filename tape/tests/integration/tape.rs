@@ -1,6 +1,5 @@
 //! Tape behaviour end to end: round trip, torn tails, middle corruption, versions,
 //! the checkpoint tree with rewinds, index rebuild, redaction on disk, locks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

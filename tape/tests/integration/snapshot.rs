@@ -1,6 +1,5 @@
 //! Worktree snapshots against a real git repository: round trip through plain file
 //! operations, ignored files and the user's HEAD/branch/index untouched, diffs, forks, gc.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::path::Path;

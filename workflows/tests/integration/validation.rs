@@ -1,6 +1,5 @@
 //! Every validation error of `Workflow::from_toml_str`, each with the line it names.
 //! The offending line in each source is marked with a trailing `# <-`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use baton_workflows::{RenderFormat, Workflow, WorkflowError};
 

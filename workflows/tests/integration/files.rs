@@ -1,5 +1,4 @@
 //! Loading workflows from names and paths, and writing them back as TOML.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::error::Error as _;
 
