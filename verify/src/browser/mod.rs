@@ -61,7 +61,12 @@ impl BrowserOptions {
         let configured = self
             .chromium_path
             .clone()
-            .map(|path| (path, "BrowserOptions::chromium_path"))
+            .map(|path| {
+                (
+                    path,
+                    "the configured Chromium (verify.chromium in baton.toml, or BATON_CHROMIUM)",
+                )
+            })
             .or_else(|| {
                 std::env::var_os("BATON_CHROMIUM")
                     .map(|path| (PathBuf::from(path), "BATON_CHROMIUM"))
