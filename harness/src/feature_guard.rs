@@ -47,11 +47,6 @@ impl FeatureGuard {
         }
     }
 
-    /// The accepted list.
-    pub fn list(&self) -> Option<&FeatureList> {
-        self.accepted.as_ref().map(|(_, list)| list)
-    }
-
     /// Checks the file after a tool call, reverting a forbidden edit.
     pub fn inspect(&mut self) -> Result<GuardVerdict, HarnessError> {
         let text = match std::fs::read_to_string(&self.path) {
