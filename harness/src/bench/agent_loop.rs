@@ -49,7 +49,9 @@ pub struct AgentLoopReport {
     pub goal_p99_us: f64,
 }
 
-const WORKFLOW: &str = r#"
+/// One coding node between a start and a terminal node, a session per `sessions_left`
+/// (also the runner's in-process tests' workflow).
+pub(crate) const WORKFLOW: &str = r#"
 name = "bench"
 [[nodes]]
 name = "start"

@@ -10,30 +10,8 @@ use baton_model::{ChatMessage, ModelError, ModelRequest, ToolCall, Usage};
 use baton_tape::StateReader;
 
 use super::*;
+use crate::bench::agent_loop::WORKFLOW;
 use crate::config::{LimitArgs, ModelArgs};
-
-/// One coding node between a start and a terminal node: a session per `sessions_left`.
-const WORKFLOW: &str = r#"
-name = "in-process"
-[[nodes]]
-name = "start"
-kind = "start"
-[[nodes]]
-name = "work"
-kind = "session"
-prompt = "coding"
-max_turns = 50
-[[nodes]]
-name = "done"
-kind = "terminal"
-[[edges]]
-from = "start"
-to = "work"
-when = ["sessions_left"]
-[[edges]]
-from = "work"
-to = "done"
-"#;
 
 /// Answers from a list, in order; counts the calls. An empty list answers "done".
 struct FakeModel {
@@ -112,7 +90,7 @@ fn project() -> (tempfile::TempDir, PathBuf, Settings) {
         "A project for the runner's tests.\n",
     )
     .unwrap();
-    let workflow = dir.path().join("in-process.toml");
+    let workflow = dir.path().join("one-node.toml");
     std::fs::write(&workflow, WORKFLOW).unwrap();
     let settings = Settings::resolve(
         &project,
