@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::SandboxPolicy;
+
 /// Limits for the standard tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolConfig {
@@ -20,6 +22,8 @@ pub struct ToolConfig {
     pub grep_max_results: usize,
     /// Paths glob reports before it stops.
     pub glob_max_results: usize,
+    /// Whether and how `bash` runs in the OS sandbox.
+    pub sandbox: SandboxPolicy,
 }
 
 impl Default for ToolConfig {
@@ -31,6 +35,7 @@ impl Default for ToolConfig {
             output_max_chars: 30_000,
             grep_max_results: 200,
             glob_max_results: 1000,
+            sandbox: SandboxPolicy::default(),
         }
     }
 }

@@ -1,19 +1,21 @@
 //! Whether a process group listens on a TCP port, read from Linux's `/proc`: the group's
 //! processes (`/proc/PID/stat`), their socket inodes (`/proc/PID/fd`), and the listening
-//! sockets (`/proc/net/tcp`, `tcp6`, state `0A`). `bash` uses it to move a server the model
+//! sockets (`/proc/PID/net/tcp`, `tcp6`, state `0A`) of each network namespace they are in
+//! (a sandboxed command has one of its own). `bash` uses it to move a server the model
 //! started in the foreground to the background instead of blocking until the cap.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 /// The TCP ports the processes of group `group` listen on (empty where `/proc` is absent).
 pub(crate) fn listening_ports(group: i32) -> Vec<u16> {
-    let inodes = socket_inodes(group);
+    let (inodes, namespaces) = socket_inodes(group);
     if inodes.is_empty() {
         return Vec::new();
     }
-    let mut ports: Vec<u16> = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
+    let mut ports: Vec<u16> = namespaces
+        .values()
+        .flat_map(|pid| ["tcp", "tcp6"].map(|table| format!("/proc/{pid}/net/{table}")))
         .filter_map(|table| fs::read_to_string(table).ok())
         .flat_map(|text| listening_in(&text, &inodes))
         .collect();
@@ -22,11 +24,13 @@ pub(crate) fn listening_ports(group: i32) -> Vec<u16> {
     ports
 }
 
-/// Socket inodes held open by the processes of `group`.
-fn socket_inodes(group: i32) -> HashSet<u64> {
+/// Socket inodes held open by the processes of `group`, and one process holding sockets in
+/// each network namespace (by the namespace's link, e.g. `net:[4026531840]`).
+fn socket_inodes(group: i32) -> (HashSet<u64>, HashMap<String, String>) {
     let mut inodes = HashSet::new();
+    let mut namespaces = HashMap::new();
     let Ok(procs) = fs::read_dir("/proc") else {
-        return inodes;
+        return (inodes, namespaces);
     };
     for entry in procs.flatten() {
         let name = entry.file_name();
@@ -46,6 +50,7 @@ fn socket_inodes(group: i32) -> HashSet<u64> {
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
+        let before = inodes.len();
         for fd in fds.flatten() {
             if let Ok(target) = fs::read_link(fd.path())
                 && let Some(inode) = target
@@ -57,8 +62,15 @@ fn socket_inodes(group: i32) -> HashSet<u64> {
                 inodes.insert(inode);
             }
         }
+        if inodes.len() > before
+            && let Ok(namespace) = fs::read_link(format!("/proc/{pid}/ns/net"))
+        {
+            namespaces
+                .entry(namespace.to_string_lossy().into_owned())
+                .or_insert_with(|| pid.to_owned());
+        }
     }
-    inodes
+    (inodes, namespaces)
 }
 
 /// The process group in a `/proc/PID/stat` line (the command name, in parentheses, may hold

@@ -1,13 +1,14 @@
 //! `bash`: runs a shell command in the project folder with a deadline. The command gets
 //! its own process group so that everything it starts can be killed at once, its
 //! output (stdout and stderr interleaved through one pipe) is read on a thread so a
-//! chatty command cannot deadlock, and secrets are stripped from its environment.
+//! chatty command cannot deadlock, and secrets are stripped from its environment. Where
+//! the OS sandbox can start (`crate::sandbox`), the command runs inside it.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::{PipeReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -21,7 +22,7 @@ use serde_json::Value;
 use super::jobs::{Jobs, Sink};
 use super::object_schema;
 use crate::capped::HeadTail;
-use crate::{Jail, Tool, ToolConfig, ToolError, ToolOutput, ToolSpec, parse_args};
+use crate::{Jail, SandboxStatus, Tool, ToolConfig, ToolError, ToolOutput, ToolSpec, parse_args};
 
 /// How long output is still read after the command exits. Past it, processes the
 /// command left in the background that still hold the output pipe are killed, so a
@@ -38,6 +39,9 @@ pub struct Bash {
     jail: Arc<Jail>,
     config: Arc<ToolConfig>,
     jobs: Arc<Jobs>,
+    /// Whether commands run in the sandbox, or why none may run (a required sandbox
+    /// that cannot start), decided once when the tool is made.
+    sandboxed: Result<bool, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +73,17 @@ const LISTEN_POLL: Duration = Duration::from_millis(250);
 impl Bash {
     /// A `bash` tool running in `jail`'s root; commands that outlive the cap become `jobs`.
     pub fn new(jail: Arc<Jail>, config: Arc<ToolConfig>, jobs: Arc<Jobs>) -> Self {
-        Self { jail, config, jobs }
+        let sandboxed = match config.sandbox.status() {
+            SandboxStatus::On => Ok(true),
+            SandboxStatus::Off | SandboxStatus::Unavailable(_) => Ok(false),
+            SandboxStatus::Refused(why) => Err(why),
+        };
+        Self {
+            jail,
+            config,
+            jobs,
+            sandboxed,
+        }
     }
 
     /// The deadline for this call, what happens there, and a note for the model when its
@@ -99,14 +113,15 @@ impl Bash {
                 message: "command is empty; give a shell command to run".to_owned(),
             });
         }
+        let sandboxed = self.sandboxed.clone().map_err(ToolError::Rejected)?;
         let (timeout, at_deadline, timeout_note) = self.timeout(args.timeout_secs);
         let start_failed = |e| ToolError::io("starting bash in", ".", e);
         let (reader, writer) = std::io::pipe().map_err(start_failed)?;
-        let mut command = Command::new("bash");
+        let mut command = self
+            .config
+            .sandbox
+            .command(self.jail.root(), &args.command, sandboxed);
         command
-            .arg("-c")
-            .arg(&args.command)
-            .current_dir(self.jail.root())
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(start_failed)?)
             .stderr(writer)
@@ -288,9 +303,12 @@ impl Tool for Bash {
                  (a server), goes on in the background as a job (read its output with bash_output, end it with bash_stop). \
                  A smaller timeout_secs kills the command at that time instead. Output over {} characters \
                  keeps only its beginning and end. Background processes (`cmd &`) still holding the output when the command ends are killed; \
-                 send their output to a file. Prefer read_file, grep and glob for looking at files.",
+                 send their output to a file. Prefer read_file, grep and glob for looking at files.{}",
                 self.config.bash_max_timeout.as_secs(),
-                self.config.output_max_chars
+                self.config.output_max_chars,
+                self.config
+                    .sandbox
+                    .describe(self.sandboxed.clone().unwrap_or(false))
             ),
             parameters: object_schema(
                 &[

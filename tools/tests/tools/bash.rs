@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use baton_tools::ToolConfig;
 use serde_json::json;
 
-use crate::common::Project;
+use crate::common::{Project, find_pid, token};
 
 /// Whether `pid` is gone (or only a zombie waiting for a reaper that is not us).
 fn process_gone(pid: u32) -> bool {
@@ -34,6 +34,26 @@ fn wait_until_gone(pid: u32) -> bool {
 
 fn read_pid(project: &Project, rel: &str) -> u32 {
     project.read(rel).trim().parse().unwrap()
+}
+
+/// The pid (as seen here) of a process whose command line holds `token`, waiting for it
+/// boundedly.
+fn pid_of(token: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(pid) = find_pid(token) {
+            return pid;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no process running {token}");
+}
+
+/// Settings with the sandbox off, for the behaviour of commands run without it.
+fn unsandboxed() -> ToolConfig {
+    let mut config = ToolConfig::default();
+    config.sandbox.enabled = false;
+    config
 }
 
 #[test]
@@ -65,14 +85,28 @@ fn runs_in_the_project_root_with_empty_stdin() {
 #[test]
 fn reports_the_signal_that_killed_the_command() {
     let project = Project::new();
-    let error = project.err("bash", &json!({ "command": "kill -TERM $$" }));
+    let error =
+        Project::with_config(unsandboxed()).err("bash", &json!({ "command": "kill -TERM $$" }));
     assert!(error.contains("killed by signal 15 (SIGTERM)"), "{error}");
+    // In the sandbox, bwrap reports a signal as the shell does: 128 + its number.
+    let error = project.err("bash", &json!({ "command": "kill -TERM $$" }));
+    assert!(
+        error.contains("killed by signal 15 (SIGTERM)") || error.ends_with("exit code: 143"),
+        "{error}"
+    );
 }
 
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let project = Project::new();
-    let output = project.call("bash", &json!({ "command": "sleep 30 & echo $! > bg.pid; echo started; sleep 30", "timeout_secs": 1 }));
+    let marker = token("timeout");
+    let command = format!("(exec -a {marker} sleep 30) & echo started; sleep 30");
+    let (output, grandchild) = std::thread::scope(|scope| {
+        let call =
+            scope.spawn(|| project.call("bash", &json!({ "command": command, "timeout_secs": 2 })));
+        let grandchild = pid_of(&marker);
+        (call.join().unwrap(), grandchild)
+    });
     assert!(!output.ok);
     assert!(
         output.content.starts_with("started\n"),
@@ -80,11 +114,10 @@ fn timeout_kills_the_whole_process_group() {
         output.content
     );
     assert!(
-        output.content.contains("timed out after 1 s"),
+        output.content.contains("timed out after 2 s"),
         "{}",
         output.content
     );
-    let grandchild = read_pid(&project, "bg.pid");
     assert!(
         wait_until_gone(grandchild),
         "background sleep {grandchild} survived the timeout"
@@ -93,7 +126,7 @@ fn timeout_kills_the_whole_process_group() {
 
 #[test]
 fn a_background_process_holding_the_output_does_not_hang_the_call() {
-    let project = Project::new();
+    let project = Project::with_config(unsandboxed());
     let output = project.call(
         "bash",
         &json!({ "command": "sleep 30 & echo $! > bg.pid; echo started", "timeout_secs": 25 }),
@@ -117,7 +150,7 @@ fn a_background_process_holding_the_output_does_not_hang_the_call() {
 
 #[test]
 fn a_background_process_with_its_own_output_survives() {
-    let project = Project::new();
+    let project = Project::with_config(unsandboxed());
     let text = project.ok(
         "bash",
         &json!({ "command": "sleep 30 > /dev/null 2>&1 & echo $! > bg.pid" }),
@@ -221,18 +254,19 @@ fn a_command_outliving_the_cap_goes_on_as_a_job_whose_output_can_be_read() {
 #[test]
 fn a_server_started_in_the_foreground_is_moved_to_the_background_and_stopped() {
     let project = Project::new();
+    let marker = token("server");
     let began = Instant::now();
-    let text = project.ok(
-        "bash",
-        &json!({ "command": "echo $$ > server.pid; exec python3 -m http.server 0 --bind 127.0.0.1", "timeout_secs": 600 }),
+    let command = format!(
+        "mkdir {marker}; exec python3 -m http.server 0 --bind 127.0.0.1 --directory {marker}"
     );
+    let text = project.ok("bash", &json!({ "command": command, "timeout_secs": 600 }));
     assert!(
         began.elapsed() < Duration::from_mins(1),
         "the call returned once the server listened, not at the cap"
     );
     assert!(text.contains("listening on port"), "{text}");
     assert!(text.contains("job 1"), "{text}");
-    let pid = read_pid(&project, "server.pid");
+    let pid = pid_of(&marker);
     assert!(!process_gone(pid), "the server keeps running");
     let listed = project.err("bash_stop", &json!({ "job": 2 }));
     assert!(listed.contains("the jobs are 1"), "{listed}");
@@ -248,11 +282,12 @@ fn jobs_still_running_when_the_tool_box_goes_are_killed() {
         bash_timeout: Duration::from_secs(1),
         ..ToolConfig::default()
     });
+    let marker = token("job");
     project.ok(
         "bash",
-        &json!({ "command": "echo $$ > job.pid; exec sleep 60" }),
+        &json!({ "command": format!("exec -a {marker} sleep 60") }),
     );
-    let pid = read_pid(&project, "job.pid");
+    let pid = pid_of(&marker);
     assert!(!process_gone(pid));
     drop(project.tools);
     assert!(wait_until_gone(pid), "job {pid} outlived its tool box");

@@ -89,3 +89,22 @@ impl Project {
         output.content
     }
 }
+
+/// A marker for a test's processes, unique to this test process.
+pub fn token(name: &str) -> String {
+    format!("baton-test-{}-{name}", std::process::id())
+}
+
+/// The pid (as seen here) of a live process whose command line holds `token`. A sandboxed
+/// command's own `$$` is a pid of its namespace, so tests find its processes by what they run.
+pub fn find_pid(token: &str) -> Option<u32> {
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        (String::from_utf8_lossy(&cmdline).contains(token) && !zombie).then_some(pid)
+    })
+}

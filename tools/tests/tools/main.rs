@@ -6,5 +6,6 @@ mod common;
 mod files;
 mod hostile;
 mod jail;
+mod sandbox;
 mod search;
 mod toolbox;
