@@ -384,6 +384,9 @@ pub enum BenchCommand {
         /// the snapshot of each step runs while the model is asked).
         #[arg(long, default_value_t = 0)]
         model_delay_ms: u64,
+        /// Bash calls timed with the sandbox on and with it off (0 leaves that part out).
+        #[arg(long, default_value_t = 50)]
+        bash_calls: u32,
         #[arg(long)]
         json: bool,
     },

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_model::Prices;
+use baton_tools::SandboxPolicy;
 use baton_verify::BrowserOptions;
 use clap::Args;
 use serde::Deserialize;
@@ -44,6 +45,9 @@ pub struct LimitArgs {
     /// Do without browser verification (features can then never pass).
     #[arg(long)]
     pub no_verify: bool,
+    /// Run the agent's bash commands without the OS sandbox (`[sandbox]` in baton.toml).
+    #[arg(long)]
+    pub no_sandbox: bool,
 }
 
 /// Everything a thread run needs to know, resolved.
@@ -86,6 +90,8 @@ pub struct Settings {
     /// limits give way to these on resume (see `connection`).
     pub set_by_files: Vec<&'static str>,
     pub pause: PauseRules,
+    /// `[sandbox]`: how the agent's bash commands are confined (`--no-sandbox` turns it off).
+    pub sandbox: SandboxPolicy,
 }
 
 /// `[pause]`: when a running thread pauses by itself and waits for `baton continue`.
@@ -153,6 +159,39 @@ struct FileConfig {
     verify: FileVerify,
     #[serde(default)]
     pause: PauseRules,
+    #[serde(default)]
+    sandbox: FileSandbox,
+}
+
+/// `[sandbox]`; unset keys take `SandboxPolicy::default()`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSandbox {
+    enabled: Option<bool>,
+    required: Option<bool>,
+    network: Option<bool>,
+    home_allow: Option<Vec<PathBuf>>,
+}
+
+impl FileSandbox {
+    fn over(self, lower: FileSandbox) -> FileSandbox {
+        FileSandbox {
+            enabled: self.enabled.or(lower.enabled),
+            required: self.required.or(lower.required),
+            network: self.network.or(lower.network),
+            home_allow: self.home_allow.or(lower.home_allow),
+        }
+    }
+
+    fn policy(self, turned_off: bool) -> SandboxPolicy {
+        let default = SandboxPolicy::default();
+        SandboxPolicy {
+            enabled: !turned_off && self.enabled.unwrap_or(default.enabled),
+            required: self.required.unwrap_or(default.required),
+            network: self.network.unwrap_or(default.network),
+            home_allow: self.home_allow.unwrap_or(default.home_allow),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,6 +262,7 @@ impl FileConfig {
                 chromium: self.verify.chromium.or(lower.verify.chromium),
             },
             pause: self.pause.over(lower.pause),
+            sandbox: self.sandbox.over(lower.sandbox),
         }
     }
 }
@@ -309,6 +349,7 @@ impl Settings {
                 file.progress_interval_secs.unwrap_or(10).max(1),
             ),
             set_by_files,
+            sandbox: file.sandbox.policy(limits.no_sandbox),
         })
     }
 
@@ -359,6 +400,38 @@ mod tests {
             ["loop_repeat_limit", "feature_attempts"]
         );
         assert_eq!(settings.workflow, "two-agent");
+    }
+
+    #[test]
+    fn sandbox_section_and_no_sandbox_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |limits: &LimitArgs| {
+            Settings::resolve(dir.path(), &ModelArgs::default(), limits, None).unwrap()
+        };
+        assert_eq!(
+            resolve(&LimitArgs::default()).sandbox,
+            SandboxPolicy::default()
+        );
+        std::fs::write(
+            dir.path().join(PROJECT_CONFIG),
+            "[sandbox]\nnetwork = true\nrequired = true\nhome_allow = [\".m2\"]\n",
+        )
+        .unwrap();
+        let sandbox = resolve(&LimitArgs::default()).sandbox;
+        assert!(sandbox.enabled && sandbox.network && sandbox.required);
+        assert_eq!(sandbox.home_allow, [PathBuf::from(".m2")]);
+        let off = LimitArgs {
+            no_sandbox: true,
+            ..LimitArgs::default()
+        };
+        assert!(!resolve(&off).sandbox.enabled);
+        std::fs::write(
+            dir.path().join(PROJECT_CONFIG),
+            "[sandbox]\nnetwrok = true\n",
+        )
+        .unwrap();
+        let error = Settings::resolve(dir.path(), &ModelArgs::default(), &off, None).unwrap_err();
+        assert!(error.to_string().contains("netwrok"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What a thread remembers about how it is run: the model and where it is served, the
-//! workflow, the limits and the `--no-memory` / `--no-verify` switches. It is recorded when
-//! the thread starts (in its state and its `thread_started` event; never the API key) and
+//! workflow, the limits and the `--no-memory` / `--no-verify` / `--no-sandbox` switches. It is
+//! recorded when the thread starts (in its state and its `thread_started` event; never the API key) and
 //! reused by `resume`, `replay --mode live` and forks, so a thread started against a local
 //! server resumes against that server with no flags. What the command line gives again wins
 //! and is recorded (`settings_changed`); `baton.toml` is read afresh, and the limits it sets
@@ -40,6 +40,13 @@ pub struct Connection {
     pub max_attempts: u32,
     pub loop_repeat_limit: u32,
     pub feature_attempts: u32,
+    /// Whether bash runs in the OS sandbox (threads recorded before it existed: yes).
+    #[serde(default = "sandbox_on")]
+    pub sandbox: bool,
+}
+
+fn sandbox_on() -> bool {
+    true
 }
 
 impl Connection {
@@ -65,6 +72,7 @@ impl Connection {
             max_attempts: settings.max_attempts,
             loop_repeat_limit: settings.loop_repeat_limit,
             feature_attempts: settings.feature_attempts,
+            sandbox: settings.sandbox.enabled,
         }
     }
 
@@ -96,6 +104,9 @@ impl Connection {
         }
         if !limits.no_verify {
             settings.verify_enabled = self.verify;
+        }
+        if !limits.no_sandbox {
+            settings.sandbox.enabled &= self.sandbox;
         }
         let from_file = |key: &str| settings.set_by_files.contains(&key);
         if !from_file("context_limit_tokens") {
@@ -193,6 +204,7 @@ mod tests {
         started.max_sessions = 4;
         started.verify_enabled = false;
         started.context_limit_tokens = 6000;
+        started.sandbox.enabled = false;
         let recorded = Connection::of(&started, "qwen");
 
         let mut resumed = settings(dir.path());
@@ -202,6 +214,7 @@ mod tests {
         assert_eq!(resumed.max_sessions, 4);
         assert!(!resumed.verify_enabled);
         assert_eq!(resumed.context_limit_tokens, 6000);
+        assert!(!resumed.sandbox.enabled, "--no-sandbox is kept on resume");
         assert_eq!(Connection::of(&resumed, "qwen"), recorded);
 
         let flags = ModelArgs {
@@ -235,6 +248,15 @@ mod tests {
         let mut resumed = settings(dir.path());
         recorded.apply(&mut resumed, &ModelArgs::default(), &LimitArgs::default());
         assert_eq!(resumed.context_limit_tokens, 7000);
+    }
+
+    #[test]
+    fn tapes_from_before_the_sandbox_resume_with_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut value = serde_json::to_value(Connection::of(&settings(dir.path()), "m")).unwrap();
+        value.as_object_mut().unwrap().remove("sandbox");
+        let old: Connection = serde_json::from_value(value).unwrap();
+        assert!(old.sandbox);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use baton_memory::{MemoryKind, RecallFilter};
 use baton_model::ToolDefinition;
-use baton_tools::{Jail, Tool, ToolBox, ToolConfig, ToolOutput, ToolSpec, parse_args};
+use baton_tools::{
+    Jail, SandboxStatus, Tool, ToolBox, ToolConfig, ToolOutput, ToolSpec, parse_args,
+};
 use baton_verify::{BrowserOptions, BrowserSession, FeatureList, RunningApp};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,8 +38,17 @@ impl HarnessTools {
         let config = ToolConfig {
             bash_timeout: settings.bash_timeout_cap,
             bash_max_timeout: settings.bash_timeout_cap,
+            sandbox: settings.sandbox.clone(),
             ..ToolConfig::default()
         };
+        match config.sandbox.status() {
+            SandboxStatus::On | SandboxStatus::Off => {}
+            SandboxStatus::Unavailable(why) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| eprintln!("baton: warning: {why}"));
+            }
+            SandboxStatus::Refused(why) => return Err(HarnessError::BadInput(why)),
+        }
         let mut toolbox = ToolBox::standard(jail, config);
         if let Some(memory) = memory {
             toolbox.register(Arc::new(RecallTool {

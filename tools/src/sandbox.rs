@@ -69,7 +69,7 @@ impl SandboxPolicy {
                  install it (apt-get install bubblewrap) or set required = false"
             )),
             Err(why) => SandboxStatus::Unavailable(format!(
-                "warning: bash runs without a sandbox: {why}; install it (apt-get install bubblewrap), \
+                "bash runs without a sandbox: {why}; install it (apt-get install bubblewrap), \
                  or pass --no-sandbox / set [sandbox] enabled = false to silence this"
             )),
         }

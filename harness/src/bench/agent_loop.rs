@@ -4,9 +4,14 @@
 //! note, read it back, grep the notes folder, which grows by a file a step).
 //!
 //! The tools' own work is reported apart as well: a grep over 500 files takes what it takes
-//! in any harness, and it grows with the project, not with baton.
+//! in any harness, and it grows with the project, not with baton. So is what the bash
+//! sandbox adds to a call: the same trivial command timed through the `bash` tool with the
+//! sandbox on and off.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use baton_tools::{Jail, SandboxStatus, ToolBox, ToolConfig};
 
 use serde::Serialize;
 use serde_json::json;
@@ -47,6 +52,24 @@ pub struct AgentLoopReport {
     pub overhead_p99_us: f64,
     pub model_p50_us: f64,
     pub goal_p99_us: f64,
+    /// The bash sandbox's cost per call (`--bash-calls`; absent when 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bash: Option<BashSandboxReport>,
+}
+
+/// One `bash` call of a trivial command (`true`), sandboxed and not.
+#[derive(Debug, Serialize)]
+pub struct BashSandboxReport {
+    pub calls: u32,
+    /// `on`, or why the sandbox could not start (then only the plain figures mean anything).
+    pub sandbox: String,
+    pub plain_p50_us: f64,
+    pub plain_p99_us: f64,
+    pub sandboxed_p50_us: f64,
+    pub sandboxed_p99_us: f64,
+    /// Sandboxed minus plain, at the median. The goal applies to this figure.
+    pub added_p50_us: f64,
+    pub goal_added_p50_us: f64,
 }
 
 /// One coding node between a start and a terminal node, a session per `sessions_left`
@@ -79,7 +102,11 @@ const WARMUP_STEPS: usize = 10;
 
 /// Runs `steps` scripted steps of three tool calls each, the model answering after
 /// `model_delay_ms`, and reports the harness's share.
-pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopReport, HarnessError> {
+pub async fn agent_loop(
+    steps: u32,
+    model_delay_ms: u64,
+    bash_calls: u32,
+) -> Result<AgentLoopReport, HarnessError> {
     let dir =
         tempfile::tempdir().map_err(|e| HarnessError::io(std::env::temp_dir().as_path(), e))?;
     let project = dir.path().join("project");
@@ -114,6 +141,7 @@ pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopRepo
             max_sessions: Some(1),
             no_memory: true,
             no_verify: true,
+            no_sandbox: false,
         },
         Some(&workflow_path.display().to_string()),
     )?;
@@ -149,6 +177,16 @@ pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopRepo
     let tools = sorted(&|t| t.tools);
     let overhead = sorted(&|t| t.total.saturating_sub(t.model + t.tools));
     let model = sorted(&|t| t.model);
+    let bash = if bash_calls == 0 {
+        None
+    } else {
+        let project = project.clone();
+        Some(
+            tokio::task::spawn_blocking(move || bash_sandbox(&project, bash_calls))
+                .await
+                .map_err(|e| HarnessError::BadInput(format!("the bash bench stopped: {e}")))??,
+        )
+    };
     Ok(AgentLoopReport {
         steps: harness.len(),
         warmup_steps: WARMUP_STEPS,
@@ -167,5 +205,56 @@ pub async fn agent_loop(steps: u32, model_delay_ms: u64) -> Result<AgentLoopRepo
         overhead_p99_us: percentile_us(&overhead, 99.0),
         model_p50_us: percentile_us(&model, 50.0),
         goal_p99_us: 2000.0,
+        bash,
+    })
+}
+
+/// Times `calls` bash calls of `true` in `project` through the tool, the sandbox off and on,
+/// taking turns so that both see the same machine load.
+fn bash_sandbox(project: &std::path::Path, calls: u32) -> Result<BashSandboxReport, HarnessError> {
+    let jail = Arc::new(Jail::new(project).map_err(|e| HarnessError::BadInput(e.to_string()))?);
+    let tools = |enabled: bool| {
+        let mut config = ToolConfig::default();
+        config.sandbox.enabled = enabled;
+        ToolBox::standard(Arc::clone(&jail), config)
+    };
+    let (plain, sandboxed) = (tools(false), tools(true));
+    let time = |tools: &ToolBox| {
+        let started = Instant::now();
+        let output = tools.call("bash", r#"{"command": "true"}"#);
+        (started.elapsed(), output.ok)
+    };
+    let (mut plain_times, mut sandboxed_times) = (Vec::new(), Vec::new());
+    for _ in 0..calls {
+        for (tools, times) in [
+            (&plain, &mut plain_times),
+            (&sandboxed, &mut sandboxed_times),
+        ] {
+            let (took, ok) = time(tools);
+            if !ok {
+                return Err(HarnessError::BadInput(
+                    "a bash call in the sandbox bench failed".to_owned(),
+                ));
+            }
+            times.push(took);
+        }
+    }
+    plain_times.sort();
+    sandboxed_times.sort();
+    let sandbox = match ToolConfig::default().sandbox.status() {
+        SandboxStatus::On => "on".to_owned(),
+        other => format!("{other:?}"),
+    };
+    let plain_p50 = percentile_us(&plain_times, 50.0);
+    let sandboxed_p50 = percentile_us(&sandboxed_times, 50.0);
+    Ok(BashSandboxReport {
+        calls,
+        sandbox,
+        plain_p50_us: plain_p50,
+        plain_p99_us: percentile_us(&plain_times, 99.0),
+        sandboxed_p50_us: sandboxed_p50,
+        sandboxed_p99_us: percentile_us(&sandboxed_times, 99.0),
+        added_p50_us: sandboxed_p50 - plain_p50,
+        goal_added_p50_us: 15_000.0,
     })
 }

@@ -264,6 +264,7 @@ async fn run_counter_app(options: &RealModelOptions) -> Result<RunReport, Harnes
             max_sessions: Some(options.sessions),
             no_memory: true,
             no_verify: !options.verify,
+            no_sandbox: false,
         },
         Some(&workflow_path.display().to_string()),
     )?;

@@ -11,9 +11,15 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::AgentLoop {
             steps,
             model_delay_ms,
+            bash_calls,
             json,
         } => {
-            let report = crate::bench::agent_loop::agent_loop(steps, model_delay_ms).await?;
+            let report = Box::pin(crate::bench::agent_loop::agent_loop(
+                steps,
+                model_delay_ms,
+                bash_calls,
+            ))
+            .await?;
             print(&report, json)
         }
         BenchCommand::Tape { steps, json } => {

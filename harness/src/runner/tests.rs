@@ -99,6 +99,7 @@ fn project() -> (tempfile::TempDir, PathBuf, Settings) {
             max_sessions: Some(1),
             no_memory: true,
             no_verify: true,
+            no_sandbox: false,
         },
         Some(&workflow.display().to_string()),
     )
