@@ -15,6 +15,7 @@ mod memory_server;
 mod real_model;
 mod regression;
 mod robustness;
+mod sandbox;
 mod steering;
 mod support;
 mod time_travel;
