@@ -131,6 +131,8 @@ impl SandboxPolicy {
         if !self.network {
             push(&[&"--unshare-net"]);
         }
+        // A TMPDIR outside /tmp would be read-only in here.
+        push(&[&"--setenv", &"TMPDIR", &"/tmp"]);
         push(&[&"--chdir", &root]);
         args
     }
