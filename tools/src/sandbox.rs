@@ -62,15 +62,20 @@ impl SandboxPolicy {
         if !self.enabled {
             return SandboxStatus::Off;
         }
-        match probe() {
+        self.status_given(probe())
+    }
+
+    /// What `bash` does when the probe answered `probed`.
+    fn status_given(&self, probed: Result<(), String>) -> SandboxStatus {
+        match probed {
             Ok(()) => SandboxStatus::On,
             Err(why) if self.required => SandboxStatus::Refused(format!(
                 "the bash sandbox is required ([sandbox] required = true) but cannot start: {why}; \
-                 install it (apt-get install bubblewrap) or set required = false"
+                 or set required = false"
             )),
             Err(why) => SandboxStatus::Unavailable(format!(
-                "bash runs without a sandbox: {why}; install it (apt-get install bubblewrap), \
-                 or pass --no-sandbox / set [sandbox] enabled = false to silence this"
+                "bash runs without a sandbox: {why}; or pass --no-sandbox / set [sandbox] enabled = false \
+                 to silence this"
             )),
         }
     }
@@ -178,14 +183,17 @@ fn probe() -> Result<(), String> {
                 .output();
             match output {
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    Err("bubblewrap (bwrap) is not installed".to_owned())
+                    Err("bubblewrap is not installed (apt-get install bubblewrap)".to_owned())
                 }
-                Err(error) => Err(format!("bwrap does not start ({error})")),
+                Err(error) => Err(format!(
+                    "bwrap does not start ({error}; reinstall it: apt-get install --reinstall bubblewrap)"
+                )),
                 Ok(output) if output.status.success() => Ok(()),
                 Ok(output) => {
                     let said = String::from_utf8_lossy(&output.stderr);
                     Err(format!(
-                        "bwrap cannot make namespaces here ({})",
+                        "bwrap cannot make namespaces here ({}; allow unprivileged user namespaces, \
+                         e.g. sysctl kernel.apparmor_restrict_unprivileged_userns=0, or run in a VM or container that does)",
                         said.trim().lines().next().unwrap_or("no message")
                     ))
                 }
@@ -239,6 +247,31 @@ mod tests {
         assert!(!args.contains(&"--unshare-net".to_owned()));
         assert!(!args.iter().any(|arg| arg.ends_with("/etc")), "{args:?}");
         assert!(args.contains(&"/home/u/.config/x".to_owned()));
+    }
+
+    #[test]
+    fn a_sandbox_that_cannot_start_warns_or_refuses_naming_the_fix() {
+        let missing = || Err("bubblewrap is not installed (apt-get install bubblewrap)".to_owned());
+        let SandboxStatus::Unavailable(warning) = SandboxPolicy::default().status_given(missing())
+        else {
+            panic!("not a warning");
+        };
+        for fix in [
+            "apt-get install bubblewrap",
+            "--no-sandbox",
+            "enabled = false",
+        ] {
+            assert!(warning.contains(fix), "{warning}");
+        }
+        let required = SandboxPolicy {
+            required: true,
+            ..SandboxPolicy::default()
+        };
+        let SandboxStatus::Refused(refusal) = required.status_given(missing()) else {
+            panic!("not refused");
+        };
+        assert!(refusal.contains("required = true"), "{refusal}");
+        assert_eq!(required.status_given(Ok(())), SandboxStatus::On);
     }
 
     #[test]

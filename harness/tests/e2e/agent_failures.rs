@@ -283,7 +283,20 @@ fn a_command_that_deletes_baton_s_folder_loses_nothing() {
         {"tool_calls": [{"name": "bash", "arguments": {"command": "rm -rf .baton && git clean -fdxq"}}]},
         {"content": "Set up two features."}
     ]})]);
-    let output = run(root.path(), &project, &script, "1");
+    // The sandbox keeps `.baton/` read-only; this is the repair where none can start.
+    let output = baton_run(
+        root.path(),
+        &project,
+        &script,
+        "t",
+        &[
+            "--max-sessions",
+            "1",
+            "--no-memory",
+            "--no-verify",
+            "--no-sandbox",
+        ],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let results: Vec<String> = events(&project)
         .into_iter()
