@@ -122,6 +122,9 @@ pub struct DemoArgs {
     /// The example to run.
     #[arg(long, default_value = "todo-app")]
     pub example: String,
+    /// Run the scripted model's bash commands without the OS sandbox.
+    #[arg(long)]
+    pub no_sandbox: bool,
 }
 
 #[derive(Debug, Args)]

@@ -78,7 +78,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             script: Some(script),
             ..ModelArgs::default()
         },
-        limits: LimitArgs::default(),
+        limits: LimitArgs {
+            no_sandbox: args.no_sandbox,
+            ..LimitArgs::default()
+        },
     })
     .await?;
     println!();
