@@ -20,6 +20,21 @@ use crate::error::HarnessError;
 use crate::layout::ProjectLayout;
 use crate::memory::{MemoryHandle, format_hit, recall_distinct};
 
+/// Checks, before a thread starts or resumes, that its bash can run as `[sandbox]` asks:
+/// a sandbox that cannot start is one warning (once per process), or a refusal when it is
+/// required.
+pub fn check_sandbox(settings: &Settings) -> Result<(), HarnessError> {
+    match settings.sandbox.status() {
+        SandboxStatus::On | SandboxStatus::Off => Ok(()),
+        SandboxStatus::Unavailable(why) => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("baton: warning: {why}"));
+            Ok(())
+        }
+        SandboxStatus::Refused(why) => Err(HarnessError::BadInput(why)),
+    }
+}
+
 /// The tools of one thread.
 #[derive(Clone)]
 pub struct HarnessTools {
@@ -41,14 +56,7 @@ impl HarnessTools {
             sandbox: settings.sandbox.clone(),
             ..ToolConfig::default()
         };
-        match config.sandbox.status() {
-            SandboxStatus::On | SandboxStatus::Off => {}
-            SandboxStatus::Unavailable(why) => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| eprintln!("baton: warning: {why}"));
-            }
-            SandboxStatus::Refused(why) => return Err(HarnessError::BadInput(why)),
-        }
+
         let mut toolbox = ToolBox::standard(jail, config);
         if let Some(memory) = memory {
             toolbox.register(Arc::new(RecallTool {

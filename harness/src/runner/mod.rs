@@ -175,6 +175,7 @@ impl ThreadRunner {
         settings: Settings,
         model: Arc<dyn Model>,
     ) -> Result<ThreadRunner, HarnessError> {
+        crate::tools::check_sandbox(&settings)?;
         let project = absolute(new.project)?;
         let repo = project::ensure_repo(&project)?;
         let git_head = project::head_commit(&repo);
@@ -233,6 +234,7 @@ impl ThreadRunner {
         settings: Settings,
         model: Arc<dyn Model>,
     ) -> Result<ThreadRunner, HarnessError> {
+        crate::tools::check_sandbox(&settings)?;
         let project = absolute(project)?;
         let thread = ThreadId::new(thread).map_err(HarnessError::Tape)?;
         let paths = ThreadPaths::new(&project, &thread);

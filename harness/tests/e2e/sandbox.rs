@@ -115,3 +115,76 @@ fn no_sandbox_is_recorded_and_lets_commands_out() {
     let project = root.path().join("project");
     assert!(!head_state(&project, "t").connection.unwrap().sandbox);
 }
+
+/// A `PATH` of links to every program on this one but bwrap, as on a machine without it.
+fn path_without_bwrap(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap();
+    for folder in std::env::split_paths(&path) {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            if name != "bwrap" && !bin.join(&name).exists() {
+                let _ = std::os::unix::fs::symlink(entry.path(), bin.join(&name));
+            }
+        }
+    }
+    bin.display().to_string()
+}
+
+#[test]
+fn without_bwrap_a_run_warns_once_and_a_required_sandbox_refuses() {
+    let root = tempfile::tempdir().unwrap();
+    let path = path_without_bwrap(root.path());
+    let project = root.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("app_spec.md"), "A thing.\n").unwrap();
+    let bash =
+        json!({"tool_calls": [{"name": "bash", "arguments": {"command": "cat ../secret.txt"}}]});
+    let script = write_script(
+        root.path(),
+        "script.json",
+        &json!({"model": "scripted-test", "sessions": [{"node": "initializer", "turns": [
+            bash, bash, {"content": "Set up."}
+        ]}]}),
+    );
+    std::fs::write(root.path().join("secret.txt"), "outside secret\n").unwrap();
+    let run = |thread: &str| {
+        crate::support::baton_env(
+            root.path(),
+            &[
+                "run",
+                project.to_str().unwrap(),
+                "--script",
+                script.to_str().unwrap(),
+                "--thread",
+                thread,
+                "--max-sessions",
+                "1",
+                "--no-memory",
+                "--no-verify",
+            ],
+            &[("PATH", &path)],
+        )
+    };
+    let warned = run("warned");
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert_eq!(
+        stderr.matches("bash runs without a sandbox").count(),
+        1,
+        "{}",
+        describe(&warned)
+    );
+    assert!(stderr.contains("apt-get install bubblewrap"), "{stderr}");
+    assert!(stderr.contains("--no-sandbox"), "{stderr}");
+
+    std::fs::write(project.join("baton.toml"), "[sandbox]\nrequired = true\n").unwrap();
+    let refused = run("refused");
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("required = true"), "{stderr}");
+    assert!(
+        !project.join(".baton/threads/refused").exists(),
+        "a refused run leaves no thread"
+    );
+}
