@@ -294,6 +294,7 @@ fn report(output: &str, notes: &[&str], ending: &Ending) -> ToolOutput {
 
 impl Tool for Bash {
     fn spec(&self) -> ToolSpec {
+        let sandboxed = self.sandboxed.clone().unwrap_or(false);
         ToolSpec {
             name: "bash".to_owned(),
             description: format!(
@@ -302,13 +303,16 @@ impl Tool for Bash {
                  A command runs in the foreground for at most {} s: one still running then, or one that starts listening on a port \
                  (a server), goes on in the background as a job (read its output with bash_output, end it with bash_stop). \
                  A smaller timeout_secs kills the command at that time instead. Output over {} characters \
-                 keeps only its beginning and end. Background processes (`cmd &`) still holding the output when the command ends are killed; \
-                 send their output to a file. Prefer read_file, grep and glob for looking at files.{}",
+                 keeps only its beginning and end. {}Prefer read_file, grep and glob for looking at files.{}",
                 self.config.bash_max_timeout.as_secs(),
                 self.config.output_max_chars,
-                self.config
-                    .sandbox
-                    .describe(self.sandboxed.clone().unwrap_or(false))
+                if sandboxed {
+                    ""
+                } else {
+                    "Background processes (`cmd &`) still holding the output when the command ends are killed; \
+                     send their output to a file. "
+                },
+                self.config.sandbox.describe(sandboxed)
             ),
             parameters: object_schema(
                 &[
