@@ -176,6 +176,14 @@ impl Check {
 }
 
 impl Check {
+    /// The check's kind as the feature list spells it (`goto`, `expect_text`, ...).
+    pub fn kind(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
     /// The check as compact JSON, as it appears in the feature list.
     pub fn to_compact_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|error| format!("<unprintable check: {error}>"))
