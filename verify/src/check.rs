@@ -413,9 +413,9 @@ impl TryFrom<RawSelectorMatch> for ExpectText {
     fn try_from(raw: RawSelectorMatch) -> Result<Self, Self::Error> {
         match raw.split()? {
             (selector, None, matcher) => Ok(Self { selector, matcher }),
-            (_, Some(_), _) => Err(
-                "unknown field `name` (only expect_attribute names an attribute)".to_owned(),
-            ),
+            (_, Some(_), _) => {
+                Err("unknown field `name` (only expect_attribute names an attribute)".to_owned())
+            }
         }
     }
 }

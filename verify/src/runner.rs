@@ -242,9 +242,7 @@ impl BrowserRunner {
                 (_, Some(page)) => run_check(page, &check, base_url, &result.evidence_dir),
                 (_, None) => Err(StepError::new("a browser", "this feature has no page")),
             };
-            result
-                .step_ms
-                .push(started.elapsed().as_millis() as u64);
+            result.step_ms.push(started.elapsed().as_millis() as u64);
             match outcome {
                 Ok(Some(screenshot)) => result.screenshots.push(screenshot),
                 Ok(None) => {}

@@ -115,15 +115,19 @@ impl Page {
         )
         .map_err(|detail| VerifyError::Browser { detail })?;
         // The three calls are in flight together: one round trip, not three.
-        let enabling = ["Page.enable", "Page.setLifecycleEventsEnabled", "Runtime.enable"]
-            .map(|method| {
-                let params = if method == "Page.setLifecycleEventsEnabled" {
-                    json!({ "enabled": true })
-                } else {
-                    json!({})
-                };
-                lane.begin(method, &params)
-            });
+        let enabling = [
+            "Page.enable",
+            "Page.setLifecycleEventsEnabled",
+            "Runtime.enable",
+        ]
+        .map(|method| {
+            let params = if method == "Page.setLifecycleEventsEnabled" {
+                json!({ "enabled": true })
+            } else {
+                json!({})
+            };
+            lane.begin(method, &params)
+        });
         for call in enabling {
             call.and_then(|call| lane.finish(call, opts.navigation_timeout))
                 .map_err(|detail| VerifyError::Browser { detail })?;
@@ -184,7 +188,9 @@ impl Page {
         let mut last_seen: Option<String> = None;
         let mut pauses = RETRY_BACKOFF_MS
             .into_iter()
-            .chain(std::iter::repeat(RETRY_BACKOFF_MS[RETRY_BACKOFF_MS.len() - 1]))
+            .chain(std::iter::repeat(
+                RETRY_BACKOFF_MS[RETRY_BACKOFF_MS.len() - 1],
+            ))
             .map(Duration::from_millis);
         loop {
             let remaining = deadline
@@ -542,10 +548,16 @@ fn record_event(
             push(params["type"].as_str().unwrap_or("log"), text.join(" "));
         }
         "Runtime.exceptionThrown" => {
-            push("exception", json_exception_text(&params["exceptionDetails"]));
+            push(
+                "exception",
+                json_exception_text(&params["exceptionDetails"]),
+            );
         }
         "Page.javascriptDialogOpening" => {
-            push("dialog", params["message"].as_str().unwrap_or_default().to_owned());
+            push(
+                "dialog",
+                params["message"].as_str().unwrap_or_default().to_owned(),
+            );
             // An open alert() blocks every script in the page; accept it so checks go on.
             return Some(("Page.handleJavaScriptDialog", json!({ "accept": true })));
         }
