@@ -1,5 +1,6 @@
-//! Prints `baton bench verify`'s figures: Chromium start time and a five-step check's
-//! p50/p90 over 20 runs. Run with `cargo run --release -p baton-verify --example bench`.
+//! Prints `baton bench verify`'s figures: Chromium start time, a ten-step check's
+//! p50/p90/p99 over 20 runs and each step's median. Run with
+//! `cargo run --release -p baton-verify --example bench` (a release build of this crate only).
 
 use std::process::ExitCode;
 
@@ -21,6 +22,13 @@ fn main() -> ExitCode {
                 "{}-step check p90   {:>8.1} ms",
                 figures.check_steps, figures.check_p90_ms
             );
+            println!(
+                "{}-step check p99   {:>8.1} ms",
+                figures.check_steps, figures.check_p99_ms
+            );
+            for (kind, ms) in &figures.step_p50_ms {
+                println!("  {kind:<16} p50 {ms:>8.1} ms");
+            }
             println!(
                 "{}-step check max   {:>8.1} ms over {} runs",
                 figures.check_steps, figures.check_max_ms, figures.runs

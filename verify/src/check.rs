@@ -176,6 +176,14 @@ impl Check {
 }
 
 impl Check {
+    /// The check's kind as the feature list spells it (`goto`, `expect_text`, ...).
+    pub fn kind(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
     /// The check as compact JSON, as it appears in the feature list.
     pub fn to_compact_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|error| format!("<unprintable check: {error}>"))
@@ -251,7 +259,7 @@ impl ExpectChecked {
 
 /// `expect_attribute`: a selector, an attribute name and exactly one of `contains`, `equals`, `regex`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawExpectAttribute", into = "RawExpectAttribute")]
+#[serde(try_from = "RawSelectorMatch", into = "RawSelectorMatch")]
 pub struct ExpectAttribute {
     /// CSS selector.
     pub selector: String,
@@ -261,56 +269,9 @@ pub struct ExpectAttribute {
     pub matcher: TextMatch,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExpectAttribute {
-    selector: String,
-    name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    contains: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    equals: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    regex: Option<String>,
-}
-
-impl TryFrom<RawExpectAttribute> for ExpectAttribute {
-    type Error = String;
-
-    fn try_from(raw: RawExpectAttribute) -> Result<Self, Self::Error> {
-        let matcher = TextMatch::try_from(RawTextMatch {
-            contains: raw.contains,
-            equals: raw.equals,
-            regex: raw.regex,
-        })?;
-        Ok(Self {
-            selector: raw.selector,
-            name: raw.name,
-            matcher,
-        })
-    }
-}
-
-impl From<ExpectAttribute> for RawExpectAttribute {
-    fn from(expect: ExpectAttribute) -> Self {
-        let RawTextMatch {
-            contains,
-            equals,
-            regex,
-        } = expect.matcher.into();
-        Self {
-            selector: expect.selector,
-            name: expect.name,
-            contains,
-            equals,
-            regex,
-        }
-    }
-}
-
 /// `expect_text` and `expect_value`: a selector and exactly one of `contains`, `equals`, `regex`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawExpectText", into = "RawExpectText")]
+#[serde(try_from = "RawSelectorMatch", into = "RawSelectorMatch")]
 pub struct ExpectText {
     /// CSS selector.
     pub selector: String,
@@ -402,10 +363,15 @@ impl From<TextMatch> for RawTextMatch {
     }
 }
 
+/// The JSON form shared by `expect_text`, `expect_value` and `expect_attribute`: a selector,
+/// the attribute's `name` (`expect_attribute` only) and exactly one of `contains`, `equals`,
+/// `regex`. One form, so the three read and write their matchers the same way.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawExpectText {
+struct RawSelectorMatch {
     selector: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     contains: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,35 +380,70 @@ struct RawExpectText {
     regex: Option<String>,
 }
 
-impl TryFrom<RawExpectText> for ExpectText {
-    type Error = String;
-
-    fn try_from(raw: RawExpectText) -> Result<Self, Self::Error> {
-        let matcher = TextMatch::try_from(RawTextMatch {
-            contains: raw.contains,
-            equals: raw.equals,
-            regex: raw.regex,
-        })?;
-        Ok(Self {
-            selector: raw.selector,
-            matcher,
-        })
-    }
-}
-
-impl From<ExpectText> for RawExpectText {
-    fn from(expect: ExpectText) -> Self {
+impl RawSelectorMatch {
+    fn new(selector: String, name: Option<String>, matcher: TextMatch) -> Self {
         let RawTextMatch {
             contains,
             equals,
             regex,
-        } = expect.matcher.into();
+        } = matcher.into();
         Self {
-            selector: expect.selector,
+            selector,
+            name,
             contains,
             equals,
             regex,
         }
+    }
+
+    /// The selector, the attribute name if any, and the validated matcher.
+    fn split(self) -> Result<(String, Option<String>, TextMatch), String> {
+        let matcher = TextMatch::try_from(RawTextMatch {
+            contains: self.contains,
+            equals: self.equals,
+            regex: self.regex,
+        })?;
+        Ok((self.selector, self.name, matcher))
+    }
+}
+
+impl TryFrom<RawSelectorMatch> for ExpectText {
+    type Error = String;
+
+    fn try_from(raw: RawSelectorMatch) -> Result<Self, Self::Error> {
+        match raw.split()? {
+            (selector, None, matcher) => Ok(Self { selector, matcher }),
+            (_, Some(_), _) => {
+                Err("unknown field `name` (only expect_attribute names an attribute)".to_owned())
+            }
+        }
+    }
+}
+
+impl From<ExpectText> for RawSelectorMatch {
+    fn from(expect: ExpectText) -> Self {
+        Self::new(expect.selector, None, expect.matcher)
+    }
+}
+
+impl TryFrom<RawSelectorMatch> for ExpectAttribute {
+    type Error = String;
+
+    fn try_from(raw: RawSelectorMatch) -> Result<Self, Self::Error> {
+        match raw.split()? {
+            (selector, Some(name), matcher) => Ok(Self {
+                selector,
+                name,
+                matcher,
+            }),
+            (_, None, _) => Err("missing field `name` (the attribute to read)".to_owned()),
+        }
+    }
+}
+
+impl From<ExpectAttribute> for RawSelectorMatch {
+    fn from(expect: ExpectAttribute) -> Self {
+        Self::new(expect.selector, Some(expect.name), expect.matcher)
     }
 }
 
@@ -515,6 +516,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("name"), "{error}");
+        let error = parse(r##"{"expect_text":{"selector":"#m","name":"id","equals":"x"}}"##)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("only expect_attribute"), "{error}");
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub struct FeatureResult {
     pub transcripts: Vec<PathBuf>,
     /// `console.error` calls and uncaught exceptions seen on the page.
     pub console_errors: Vec<String>,
+    /// Wall time of each step run, in milliseconds, in order (an implicit opening `goto`
+    /// first): where a slow check spends its time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_ms: Vec<u64>,
     /// Where this run's evidence is.
     pub evidence_dir: PathBuf,
 }
@@ -141,6 +145,7 @@ impl BrowserRunner {
             screenshots: Vec::new(),
             transcripts: Vec::new(),
             console_errors: Vec::new(),
+            step_ms: Vec::new(),
             evidence_dir: evidence_dir.to_path_buf(),
         };
         if feature.checks.is_empty() {
@@ -221,6 +226,7 @@ impl BrowserRunner {
             .into_iter()
             .chain(feature.checks.iter().cloned().enumerate());
         for (index, check) in steps {
+            let started = Instant::now();
             let outcome = match (&check, page) {
                 (Check::Run(run), _) => {
                     let (verdict, transcript) = command_checks::run(run, &self.project_dir);
@@ -236,6 +242,7 @@ impl BrowserRunner {
                 (_, Some(page)) => run_check(page, &check, base_url, &result.evidence_dir),
                 (_, None) => Err(StepError::new("a browser", "this feature has no page")),
             };
+            result.step_ms.push(started.elapsed().as_millis() as u64);
             match outcome {
                 Ok(Some(screenshot)) => result.screenshots.push(screenshot),
                 Ok(None) => {}

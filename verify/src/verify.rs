@@ -157,6 +157,7 @@ fn no_checks(feature: &Feature, evidence_dir: PathBuf) -> FeatureResult {
         screenshots: Vec::new(),
         transcripts: Vec::new(),
         console_errors: Vec::new(),
+        step_ms: Vec::new(),
         evidence_dir,
     }
 }

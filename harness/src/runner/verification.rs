@@ -82,6 +82,7 @@ impl ThreadRunner {
                     screenshots: Vec::new(),
                     transcripts: Vec::new(),
                     console_errors: Vec::new(),
+                    step_ms: Vec::new(),
                     evidence_dir: std::path::PathBuf::new(),
                 })
                 .collect()),

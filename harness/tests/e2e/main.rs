@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod agent_failures;
+mod api_demo;
 mod cli;
 mod cli_demo;
 mod export;

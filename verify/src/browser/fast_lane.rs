@@ -1,7 +1,9 @@
-//! A second DevTools connection to one tab for the calls made most (evaluations, navigation).
-//! headless_chrome's transport holds its socket lock through a 100 ms blocking read, so each
-//! call it makes waits up to 100 ms for its turn; here a reader thread owns the read half and
-//! writers use a cloned stream, so a round trip costs what Chromium takes to answer.
+//! A second DevTools connection to one tab for the calls made most (evaluations, navigation,
+//! input) and for the tab's events (console, lifecycle, dialogs). headless_chrome's transport
+//! holds its socket lock through a 100 ms blocking read, so each call it makes waits up to
+//! 100 ms for its turn; here a reader thread owns the read half and writers use a cloned
+//! stream, so a round trip costs what Chromium takes to answer, and an event reaches its
+//! handler as soon as Chromium sends it.
 
 use std::collections::HashMap;
 use std::net::TcpStream;
@@ -14,20 +16,34 @@ use tungstenite::WebSocket;
 use tungstenite::protocol::{Message, Role};
 
 type Pending = Arc<Mutex<HashMap<u64, mpsc::SyncSender<Value>>>>;
+type Writer = Arc<Mutex<WebSocket<TcpStream>>>;
+
+/// Handles one event of the attached tab (`method`, `params`); what it returns is sent
+/// back on the tab's session without waiting for an answer (a dialog's dismissal).
+pub(crate) type EventHandler = Box<dyn Fn(&str, &Value) -> Option<(&'static str, Value)> + Send>;
+
+/// An answer still to come: see `FastLane::begin`.
+pub(crate) struct Call {
+    id: u64,
+    method: String,
+    receiver: mpsc::Receiver<Value>,
+}
 
 pub(crate) struct FastLane {
-    writer: Mutex<WebSocket<TcpStream>>,
+    writer: Writer,
     pending: Pending,
     next_id: AtomicU64,
     session_id: String,
 }
 
 impl FastLane {
-    /// Connect to the browser endpoint and attach to `target_id` as a flat session.
+    /// Connect to the browser endpoint and attach to `target_id` as a flat session whose
+    /// events go to `on_event`.
     pub(crate) fn attach(
         browser_ws_url: &str,
         target_id: &str,
         timeout: Duration,
+        on_event: EventHandler,
     ) -> Result<Self, String> {
         let address = browser_ws_url
             .strip_prefix("ws://")
@@ -52,15 +68,20 @@ impl FastLane {
             .get_ref()
             .try_clone()
             .map_err(|error| error.to_string())?;
-        let writer = WebSocket::from_raw_socket(write_half, Role::Client, None);
+        let writer: Writer = Arc::new(Mutex::new(WebSocket::from_raw_socket(
+            write_half,
+            Role::Client,
+            None,
+        )));
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let sink = Arc::clone(&pending);
+        let replies = Arc::clone(&writer);
         std::thread::Builder::new()
             .name("baton-verify-devtools".to_owned())
-            .spawn(move || read_loop(reader, &sink))
+            .spawn(move || read_loop(reader, &sink, &replies, &on_event))
             .map_err(|error| error.to_string())?;
         let mut lane = Self {
-            writer: Mutex::new(writer),
+            writer,
             pending,
             next_id: AtomicU64::new(1),
             session_id: String::new(),
@@ -88,35 +109,19 @@ impl FastLane {
         self.send(Some(&self.session_id), method, params, timeout)
     }
 
-    fn send(
-        &self,
-        session: Option<&str>,
-        method: &str,
-        params: &Value,
-        timeout: Duration,
-    ) -> Result<Value, String> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = mpsc::sync_channel(1);
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, sender);
-        let mut message = json!({ "id": id, "method": method, "params": params });
-        if let Some(session) = session {
-            message["sessionId"] = Value::from(session);
-        }
-        let written = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(Message::text(message.to_string()));
-        if let Err(error) = written {
-            self.pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
-            return Err(format!("DevTools write: {error}"));
-        }
+    /// Send a call on the attached tab without waiting: several calls in flight share one
+    /// round trip (Chromium runs them in order). `finish` collects the answer.
+    pub(crate) fn begin(&self, method: &str, params: &Value) -> Result<Call, String> {
+        self.start(Some(&self.session_id), method, params)
+    }
+
+    /// Wait for the answer to a call sent by `begin`.
+    pub(crate) fn finish(&self, call: Call, timeout: Duration) -> Result<Value, String> {
+        let Call {
+            id,
+            method,
+            receiver,
+        } = call;
         let answer = receiver.recv_timeout(timeout).map_err(|error| {
             self.pending
                 .lock()
@@ -139,6 +144,47 @@ impl FastLane {
             None => Ok(answer["result"].clone()),
         }
     }
+
+    fn send(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> Result<Value, String> {
+        let call = self.start(session, method, params)?;
+        self.finish(call, timeout)
+    }
+
+    fn start(&self, session: Option<&str>, method: &str, params: &Value) -> Result<Call, String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::sync_channel(1);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, sender);
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if let Some(session) = session {
+            message["sessionId"] = Value::from(session);
+        }
+        let written = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(Message::text(message.to_string()));
+        if let Err(error) = written {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
+            return Err(format!("DevTools write: {error}"));
+        }
+        Ok(Call {
+            id,
+            method: method.to_owned(),
+            receiver,
+        })
+    }
 }
 
 impl Drop for FastLane {
@@ -149,7 +195,14 @@ impl Drop for FastLane {
     }
 }
 
-fn read_loop(mut reader: WebSocket<TcpStream>, pending: &Pending) {
+fn read_loop(
+    mut reader: WebSocket<TcpStream>,
+    pending: &Pending,
+    writer: &Writer,
+    on_event: &EventHandler,
+) {
+    // Replies take ids from the top of the range so they never meet a caller's id.
+    let mut reply_id = u64::MAX;
     while let Ok(message) = reader.read() {
         let Message::Text(text) = message else {
             continue;
@@ -164,6 +217,18 @@ fn read_loop(mut reader: WebSocket<TcpStream>, pending: &Pending) {
                 .remove(&id)
         {
             let _ = sender.send(value);
+        } else if let Some(method) = value.get("method").and_then(Value::as_str)
+            && let Some((reply, params)) = on_event(method, &value["params"])
+        {
+            let mut message = json!({ "id": reply_id, "method": reply, "params": params });
+            if let Some(session) = value.get("sessionId") {
+                message["sessionId"] = session.clone();
+            }
+            reply_id -= 1;
+            let _ = writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send(Message::text(message.to_string()));
         }
     }
     // Dropping the senders wakes every waiting caller with an error.

@@ -20,13 +20,26 @@ use crate::error::VerifyError;
 use crate::reaper::{self, ChromiumLauncher};
 
 const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMIUM_FLAGS: [&str; 6] = [
+/// Added to headless_chrome's defaults. The network ones keep Chromium from reaching out at
+/// start (on a closed network each attempt fails slowly); the rest are Playwright's choices
+/// that skip start-up work (field trials, services, media routing) and paint holding, which
+/// delays a new document's first frames. `--disable-features` repeats headless_chrome's
+/// list: Chromium keeps only the last occurrence of a switch.
+const CHROMIUM_FLAGS: [&str; 12] = [
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--disable-field-trial-config",
+    "--no-service-autorun",
+    "--no-default-browser-check",
+    "--mute-audio",
+    "--allow-pre-commit-input",
+    "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,MediaRouter,\
+     OptimizationHints,CertificateTransparencyComponentUpdater,PaintHolding,LensOverlay,\
+     DestroyProfileOnBrowserClose,AutofillServerCommunication",
 ];
 
 /// How Chromium is found and how long each step may take.

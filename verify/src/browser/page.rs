@@ -4,20 +4,20 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Page as Cdp;
-use headless_chrome::protocol::cdp::Runtime;
-use headless_chrome::protocol::cdp::types::Event;
 use serde_json::{Value, json};
 
 use super::fast_lane::FastLane;
 use super::{BrowserOptions, keys, scripts, within};
 use crate::error::VerifyError;
 
-const POLL_INTERVAL: Duration = Duration::from_millis(25);
+/// Pauses between attempts of a retried probe, as Playwright's actionability retries: the
+/// first retry at once, then slower and slower, the last one repeated.
+const RETRY_BACKOFF_MS: [u64; 6] = [0, 20, 50, 100, 100, 500];
 const MAX_CONSOLE_ENTRIES: usize = 500;
 /// The last probe of an action still gets this long to answer, so a loaded machine does
 /// not turn a clear finding into a timeout.
@@ -91,7 +91,8 @@ struct PageEvents {
 pub(crate) struct Page {
     tab: Arc<Tab>,
     lane: FastLane,
-    events: Arc<Mutex<PageEvents>>,
+    /// What the tab's events said; the condvar wakes `wait_for_load` at each lifecycle event.
+    events: Arc<(Mutex<PageEvents>, Condvar)>,
     pub(crate) action_timeout: Duration,
     navigation_timeout: Duration,
 }
@@ -103,28 +104,34 @@ impl Page {
         browser_ws_url: &str,
         opts: &BrowserOptions,
     ) -> Result<Self, VerifyError> {
-        let events = Arc::new(Mutex::new(PageEvents::default()));
+        let events = Arc::new((Mutex::new(PageEvents::default()), Condvar::new()));
         let main_frame = tab.get_target_id().clone();
-        let weak_tab = Arc::downgrade(&tab);
         let sink = Arc::clone(&events);
-        tab.add_event_listener(Arc::new(move |event: &Event| {
-            record_event(event, &main_frame, &sink, &weak_tab);
-        }))
-        .map_err(VerifyError::browser)?;
-        let runtime_tab = Arc::clone(&tab);
-        within(
-            "enabling the page runtime",
+        let lane = FastLane::attach(
+            browser_ws_url,
+            tab.get_target_id(),
             opts.navigation_timeout,
-            move || {
-                runtime_tab
-                    .enable_runtime()
-                    .map(|_| ())
-                    .map_err(|error| format!("{error:#}"))
-            },
-        )?
+            Box::new(move |method, params| record_event(method, params, &main_frame, &sink)),
+        )
         .map_err(|detail| VerifyError::Browser { detail })?;
-        let lane = FastLane::attach(browser_ws_url, tab.get_target_id(), opts.navigation_timeout)
-            .map_err(|detail| VerifyError::Browser { detail })?;
+        // The three calls are in flight together: one round trip, not three.
+        let enabling = [
+            "Page.enable",
+            "Page.setLifecycleEventsEnabled",
+            "Runtime.enable",
+        ]
+        .map(|method| {
+            let params = if method == "Page.setLifecycleEventsEnabled" {
+                json!({ "enabled": true })
+            } else {
+                json!({})
+            };
+            lane.begin(method, &params)
+        });
+        for call in enabling {
+            call.and_then(|call| lane.finish(call, opts.navigation_timeout))
+                .map_err(|detail| VerifyError::Browser { detail })?;
+        }
         Ok(Self {
             tab,
             lane,
@@ -135,7 +142,7 @@ impl Page {
     }
 
     fn lock_events(&self) -> std::sync::MutexGuard<'_, PageEvents> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+        self.events.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Run one call on the tab within `timeout`.
@@ -179,6 +186,12 @@ impl Page {
     ) -> Result<T, String> {
         let deadline = Instant::now() + timeout;
         let mut last_seen: Option<String> = None;
+        let mut pauses = RETRY_BACKOFF_MS
+            .into_iter()
+            .chain(std::iter::repeat(
+                RETRY_BACKOFF_MS[RETRY_BACKOFF_MS.len() - 1],
+            ))
+            .map(Duration::from_millis);
         loop {
             let remaining = deadline
                 .saturating_duration_since(Instant::now())
@@ -195,7 +208,8 @@ impl Page {
                     if now >= deadline {
                         return Err(last_seen.unwrap_or_default());
                     }
-                    std::thread::sleep(POLL_INTERVAL.min(deadline - now));
+                    let pause = pauses.next().unwrap_or_default();
+                    std::thread::sleep(pause.min(deadline - now));
                 }
             }
         }
@@ -256,12 +270,9 @@ impl Page {
         let expected = "the page reloads";
         let deadline = Instant::now() + self.navigation_timeout;
         let before = self.lock_events().load_count;
-        self.call("reloading", self.navigation_timeout, |tab| {
-            tab.reload(false, None)
-                .map(|_| ())
-                .map_err(|error| format!("{error:#}"))
-        })
-        .map_err(|found| StepError::new(expected, found))?;
+        self.lane
+            .call("Page.reload", &json!({}), self.navigation_timeout)
+            .map_err(|found| StepError::new(expected, found))?;
         self.wait_for_load(deadline, |events| events.load_count > before, |_| false)
             .map_err(|found| StepError::new(expected, found))
     }
@@ -272,24 +283,27 @@ impl Page {
         loaded: impl Fn(&PageEvents) -> bool,
         interactive: impl Fn(&PageEvents) -> bool,
     ) -> Result<(), String> {
+        let (lock, changed) = &*self.events;
+        let mut events = lock.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            {
-                let events = self.lock_events();
-                if loaded(&events) {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    return if interactive(&events) {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "no load event within {} ms",
-                            self.navigation_timeout.as_millis()
-                        ))
-                    };
-                }
+            if loaded(&events) {
+                return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(5));
+            let now = Instant::now();
+            if now >= deadline {
+                return if interactive(&events) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no load event within {} ms",
+                        self.navigation_timeout.as_millis()
+                    ))
+                };
+            }
+            events = changed
+                .wait_timeout(events, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -329,11 +343,8 @@ impl Page {
                 );
             }
         }
-        for event in events {
-            self.lane
-                .call("Input.dispatchMouseEvent", &event, self.action_timeout)
-                .map_err(|found| StepError::new(&expected, found))?;
-        }
+        self.dispatch("Input.dispatchMouseEvent", &events)
+            .map_err(|found| StepError::new(&expected, found))?;
         if let Some(want) = want_checked {
             // As Playwright does: a click that does not change the state is a failure, not a retry.
             let state = match self.eval(&scripts::checked_of_visible(selector), self.action_timeout)
@@ -347,6 +358,20 @@ impl Page {
                     "clicking the element did not change its state",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Send input events in one go and wait for all their answers: Chromium handles a
+    /// session's calls in order, so this is the same input as one call after another,
+    /// at the cost of one round trip.
+    fn dispatch(&self, method: &str, events: &[Value]) -> Result<(), String> {
+        let calls: Vec<_> = events
+            .iter()
+            .map(|event| self.lane.begin(method, event))
+            .collect::<Result<_, _>>()?;
+        for call in calls {
+            self.lane.finish(call, self.action_timeout)?;
         }
         Ok(())
     }
@@ -382,12 +407,8 @@ impl Page {
                 })
                 .map_err(|found| StepError::new(expected, found));
         };
-        for event in definition.events() {
-            self.lane
-                .call("Input.dispatchKeyEvent", &event, self.action_timeout)
-                .map_err(|found| StepError::new(&expected, found))?;
-        }
-        Ok(())
+        self.dispatch("Input.dispatchKeyEvent", &definition.events())
+            .map_err(|found| StepError::new(expected, found))
     }
 
     /// Choose an option of the first visible `<select>` match by value or label.
@@ -479,17 +500,6 @@ impl Page {
     }
 }
 
-fn exception_text(details: &Runtime::ExceptionDetails) -> String {
-    details
-        .exception
-        .as_ref()
-        .and_then(|exception| exception.description.clone())
-        .map_or_else(
-            || details.text.clone(),
-            |description| description.lines().next().unwrap_or_default().to_owned(),
-        )
-}
-
 fn json_exception_text(details: &Value) -> String {
     details["exception"]["description"]
         .as_str()
@@ -499,19 +509,26 @@ fn json_exception_text(details: &Value) -> String {
         .to_owned()
 }
 
-fn remote_object_text(object: &Runtime::RemoteObject) -> String {
-    match &object.value {
+fn remote_object_text(object: &Value) -> String {
+    match object.get("value") {
         Some(Value::String(text)) => text.clone(),
         Some(value) => value.to_string(),
-        None => object
-            .description
-            .clone()
-            .unwrap_or_else(|| format!("{:?}", object.Type).to_lowercase()),
+        None => object["description"]
+            .as_str()
+            .or_else(|| object["type"].as_str())
+            .unwrap_or("undefined")
+            .to_owned(),
     }
 }
 
-fn record_event(event: &Event, main_frame: &str, sink: &Mutex<PageEvents>, tab: &Weak<Tab>) {
-    let mut events = sink.lock().unwrap_or_else(PoisonError::into_inner);
+/// Keep what a tab event says about the page; an open dialog is answered (accepted).
+fn record_event(
+    method: &str,
+    params: &Value,
+    main_frame: &str,
+    sink: &(Mutex<PageEvents>, Condvar),
+) -> Option<(&'static str, Value)> {
+    let mut events = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
     let mut push = |level: &str, text: String| {
         if events.console.len() < MAX_CONSOLE_ENTRIES {
             events.console.push(ConsoleEntry {
@@ -520,42 +537,43 @@ fn record_event(event: &Event, main_frame: &str, sink: &Mutex<PageEvents>, tab: 
             });
         }
     };
-    match event {
-        Event::RuntimeConsoleAPICalled(call) => {
-            let text: Vec<String> = call.params.args.iter().map(remote_object_text).collect();
-            let level = serde_json::to_value(&call.params.Type)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "log".to_owned());
-            push(&level, text.join(" "));
+    match method {
+        "Runtime.consoleAPICalled" => {
+            let text: Vec<String> = params["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(remote_object_text)
+                .collect();
+            push(params["type"].as_str().unwrap_or("log"), text.join(" "));
         }
-        Event::RuntimeExceptionThrown(thrown) => {
+        "Runtime.exceptionThrown" => {
             push(
                 "exception",
-                exception_text(&thrown.params.exception_details),
+                json_exception_text(&params["exceptionDetails"]),
             );
         }
-        Event::PageJavascriptDialogOpening(dialog) => {
-            push("dialog", dialog.params.message.clone());
-            drop(events);
+        "Page.javascriptDialogOpening" => {
+            push(
+                "dialog",
+                params["message"].as_str().unwrap_or_default().to_owned(),
+            );
             // An open alert() blocks every script in the page; accept it so checks go on.
-            if let Some(tab) = tab.upgrade() {
-                let _ = tab.call_method(Cdp::HandleJavaScriptDialog {
-                    accept: true,
-                    prompt_text: None,
-                });
-            }
+            return Some(("Page.handleJavaScriptDialog", json!({ "accept": true })));
         }
-        Event::PageLifecycleEvent(lifecycle) if lifecycle.params.frame_id == main_frame => {
-            match lifecycle.params.name.as_str() {
-                "load" => {
-                    events.loaded.push(lifecycle.params.loader_id.clone());
+        "Page.lifecycleEvent" if params["frameId"] == main_frame => {
+            let loader = params["loaderId"].as_str().unwrap_or_default().to_owned();
+            match params["name"].as_str() {
+                Some("load") => {
+                    events.loaded.push(loader);
                     events.load_count += 1;
                 }
-                "DOMContentLoaded" => events.dom_ready.push(lifecycle.params.loader_id.clone()),
-                _ => {}
+                Some("DOMContentLoaded") => events.dom_ready.push(loader),
+                _ => return None,
             }
+            sink.1.notify_all();
         }
         _ => {}
     }
+    None
 }
