@@ -299,8 +299,13 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct RecallArgs {
     pub query: String,
+    /// Recall as this thread sees it: its live line, and its parent's up to the fork point
+    /// (default: the threads of the --project folder).
     #[arg(long)]
     pub thread: Option<String>,
+    /// Show memories of abandoned branches and other threads too, labelled.
+    #[arg(long)]
+    pub all_branches: bool,
     /// commit, progress, summary, error, fix, verification, instruction
     #[arg(long)]
     pub kind: Vec<String>,

@@ -35,6 +35,7 @@ pub mod prompt;
 pub mod runner;
 pub mod state;
 pub mod threads;
+pub mod timeline;
 pub mod tools;
 mod tui;
 mod web;
