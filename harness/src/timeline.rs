@@ -4,7 +4,8 @@
 //! forking and resuming change what is recalled without touching the store:
 //!
 //! - a commit memory is true when its commit is HEAD or an ancestor of HEAD in the
-//!   viewer's worktree, whichever thread made it;
+//!   viewer's worktree, whichever thread made it, or (for a fork, whose worktree starts
+//!   from a snapshot) an ancestor of the commit its parent was at at the fork point;
 //! - any other memory is true when it was made on the viewer's line: a live step of one of
 //!   the viewer's threads (the step still open counts), or, for a fork, a step of its
 //!   parent's branch up to the fork point (recursively);
@@ -23,6 +24,7 @@ use baton_tape::{CheckpointId, Placement, Seq, StateReader, ThreadPaths};
 use git2::{Oid, Repository};
 
 use crate::project_id::ProjectIdentity;
+use crate::state::ThreadState;
 use crate::threads::{all_threads, locate_thread};
 
 /// What a recall may show of one memory.
@@ -55,7 +57,10 @@ pub struct Timeline {
     /// Every thread of the project with a tape (forks included).
     known: HashSet<String>,
     repo: Option<Repository>,
-    head: Option<Oid>,
+    /// HEAD of the viewer's worktree, then the commit each fork point's state was at: a
+    /// fork's worktree starts from a snapshot, so its parent's commits are not in its HEAD's
+    /// history, yet are true on its line up to the fork point.
+    heads: Vec<Oid>,
     reachable: HashMap<String, bool>,
 }
 
@@ -84,11 +89,13 @@ impl Timeline {
 
     fn empty(home: &Path, worktree: &Path) -> Timeline {
         let repo = Repository::open(worktree).ok();
-        let head = repo
+        let heads = repo
             .as_ref()
             .and_then(|r| r.head().ok())
             .and_then(|h| h.peel_to_commit().ok())
-            .map(|c| c.id());
+            .map(|c| c.id())
+            .into_iter()
+            .collect();
         Timeline {
             lines: HashMap::new(),
             known: all_threads(home)
@@ -96,7 +103,7 @@ impl Timeline {
                 .map(|(_, id)| id.to_string())
                 .collect(),
             repo,
-            head,
+            heads,
             reachable: HashMap::new(),
         }
     }
@@ -143,6 +150,14 @@ impl Timeline {
                 .map(|p| reader.branch_to(p).into_iter().collect())
                 .unwrap_or_default();
             let live = reader.live_checkpoints().iter().map(|c| c.id).collect();
+            if let Some(sha) = point
+                .and_then(|p| reader.state_at(p).ok())
+                .and_then(|state| ThreadState::from_value(state).ok())
+                .and_then(|state| state.git_head)
+                .and_then(|sha| Oid::from_str(&sha).ok())
+            {
+                self.heads.push(sha);
+            }
             parent = reader.header().parent.clone();
             self.lines.insert(
                 name,
@@ -168,13 +183,16 @@ impl Timeline {
     }
 
     fn judge_commit(&mut self, record: &MemoryRecord, sha: &str) -> Visibility {
-        let (Some(repo), Some(head)) = (&self.repo, self.head) else {
+        let Some(repo) = self.repo.as_ref().filter(|_| !self.heads.is_empty()) else {
             // No repository or no commit yet: nothing to judge against.
             return Visibility::Live;
         };
+        let heads = &self.heads;
         let reachable = *self.reachable.entry(sha.to_owned()).or_insert_with(|| {
             Oid::from_str(sha).is_ok_and(|oid| {
-                oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false)
+                heads.iter().any(|&head| {
+                    oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false)
+                })
             })
         });
         if reachable {

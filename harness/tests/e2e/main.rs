@@ -11,6 +11,7 @@ mod hostile_inputs;
 mod kill_resume;
 mod memory_and_demo;
 mod memory_identity;
+mod memory_timeline;
 mod memory_server;
 mod real_model;
 mod regression;
