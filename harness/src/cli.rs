@@ -419,6 +419,13 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Timeline-aware recall: opening a long, rewound thread's line and judging one fetch.
+    Timeline {
+        #[arg(long, default_value_t = 10_000)]
+        steps: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Dashboard: a long thread's page ready; a new step's way to a live page.
     Web {
         #[arg(long, default_value_t = 10_000)]

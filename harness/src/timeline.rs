@@ -51,7 +51,9 @@ struct Line {
 }
 
 /// The viewer's line: its threads and their ancestors, and the worktree whose HEAD decides
-/// which commits are true. Reachability answers are cached for the life of one recall.
+/// which commits are true. The commits reachable from the heads are walked once, when the
+/// first commit memory is judged, and kept for the life of one recall (per-commit
+/// `graph_descendant_of` walks the history again for every commit off the branch).
 pub struct Timeline {
     lines: HashMap<String, Line>,
     /// Every thread of the project with a tape (forks included).
@@ -61,7 +63,7 @@ pub struct Timeline {
     /// fork's worktree starts from a snapshot, so its parent's commits are not in its HEAD's
     /// history, yet are true on its line up to the fork point.
     heads: Vec<Oid>,
-    reachable: HashMap<String, bool>,
+    reachable: Option<HashSet<Oid>>,
 }
 
 impl Timeline {
@@ -104,7 +106,7 @@ impl Timeline {
                 .collect(),
             repo,
             heads,
-            reachable: HashMap::new(),
+            reachable: None,
         }
     }
 
@@ -188,13 +190,8 @@ impl Timeline {
             return Visibility::Live;
         };
         let heads = &self.heads;
-        let reachable = *self.reachable.entry(sha.to_owned()).or_insert_with(|| {
-            Oid::from_str(sha).is_ok_and(|oid| {
-                heads.iter().any(|&head| {
-                    oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false)
-                })
-            })
-        });
+        let history = self.reachable.get_or_insert_with(|| history(repo, heads));
+        let reachable = Oid::from_str(sha).is_ok_and(|oid| history.contains(&oid));
         if reachable {
             return Visibility::Live;
         }
@@ -249,4 +246,15 @@ impl Timeline {
             _ => abandoned(),
         }
     }
+}
+
+/// Every commit reachable from `heads` (a history that does not walk gives what was walked).
+fn history(repo: &Repository, heads: &[Oid]) -> HashSet<Oid> {
+    let Ok(mut walk) = repo.revwalk() else {
+        return HashSet::new();
+    };
+    for &head in heads {
+        let _ = walk.push(head);
+    }
+    walk.map_while(Result::ok).collect()
 }
