@@ -287,9 +287,18 @@ mod tests {
         let head = repo.head().unwrap().peel_to_commit().unwrap();
         assert_eq!(head.parent_id(0).unwrap().to_string(), twentieth.sha);
         assert_eq!(log_oneline(&repo, 10).len(), 3);
-        assert!(has_line("x\n\nBaton-Session: t1/2\n", "Baton-Session: t1/2"));
-        assert!(!has_line("x\n\nBaton-Session: t1/20\n", "Baton-Session: t1/2"));
-        assert!(!has_line("x\n\nBaton-Session: xt1/2\n", "Baton-Session: t1/2"));
+        assert!(has_line(
+            "x\n\nBaton-Session: t1/2\n",
+            "Baton-Session: t1/2"
+        ));
+        assert!(!has_line(
+            "x\n\nBaton-Session: t1/20\n",
+            "Baton-Session: t1/2"
+        ));
+        assert!(!has_line(
+            "x\n\nBaton-Session: xt1/2\n",
+            "Baton-Session: t1/2"
+        ));
     }
 
     #[test]

@@ -68,7 +68,10 @@ pub struct Timeline {
 
 impl Timeline {
     /// The line of `thread` (found in the project or one of its forks' worktrees).
-    pub fn for_thread(project: &Path, thread: &str) -> Result<Timeline, crate::error::HarnessError> {
+    pub fn for_thread(
+        project: &Path,
+        thread: &str,
+    ) -> Result<Timeline, crate::error::HarnessError> {
         let home = ProjectIdentity::resolve(project)?.home;
         let (dir, paths) = locate_thread(&home, thread)?;
         let mut timeline = Timeline::empty(&home, &dir);
@@ -116,8 +119,7 @@ impl Timeline {
         let Ok(reader) = StateReader::open(paths) else {
             return;
         };
-        let live: HashSet<CheckpointId> =
-            reader.live_checkpoints().iter().map(|c| c.id).collect();
+        let live: HashSet<CheckpointId> = reader.live_checkpoints().iter().map(|c| c.id).collect();
         let last_step = reader
             .head()
             .and_then(|h| reader.step_of(h).ok())
@@ -145,9 +147,7 @@ impl Timeline {
             let Ok(reader) = StateReader::open(&paths) else {
                 break;
             };
-            let point = fork
-                .checkpoint
-                .or_else(|| reader.resolve(fork.step).ok());
+            let point = fork.checkpoint.or_else(|| reader.resolve(fork.step).ok());
             let on_line: HashSet<CheckpointId> = point
                 .map(|p| reader.branch_to(p).into_iter().collect())
                 .unwrap_or_default();
@@ -198,9 +198,9 @@ impl Timeline {
         let short = &sha[..sha.len().min(7)];
         // Say where it was made when the note rules tell (a rewound step, another thread).
         match self.judge_note(record) {
-            Visibility::Hidden(label) => Visibility::Hidden(format!(
-                "{label}; commit {short} is not in HEAD's history"
-            )),
+            Visibility::Hidden(label) => {
+                Visibility::Hidden(format!("{label}; commit {short} is not in HEAD's history"))
+            }
             Visibility::Live => {
                 Visibility::Hidden(format!("commit {short} is not in HEAD's history"))
             }

@@ -193,10 +193,9 @@ fn a_fork_sees_its_parent_up_to_the_fork_point_and_the_parent_never_sees_the_for
     let every = recall(&fork, query, &["--all-branches"]);
     let later = commit_of(&every, "reset").unwrap();
     assert!(
-        later["hidden"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("m step {reset}, after the fork at step {increment}")),
+        later["hidden"].as_str().unwrap().contains(&format!(
+            "m step {reset}, after the fork at step {increment}"
+        )),
         "{later:#}"
     );
 
@@ -217,9 +216,9 @@ fn a_fork_sees_its_parent_up_to_the_fork_point_and_the_parent_never_sees_the_for
     let made_by_fork = of_thread(&fork_all, "f");
     assert!(!made_by_fork.is_empty(), "{fork_all:#?}");
     assert!(
-        made_by_fork
-            .iter()
-            .all(|h| h["hidden"].as_str().is_some_and(|l| l.contains("other branch"))),
+        made_by_fork.iter().all(|h| h["hidden"]
+            .as_str()
+            .is_some_and(|l| l.contains("other branch"))),
         "{made_by_fork:#?}"
     );
     let parent = recall(&project, query, &[]);
@@ -272,7 +271,9 @@ fn a_store_made_before_tape_positions_still_recalls_and_follows_a_rewind() {
         every
             .iter()
             .filter(|h| h["record"]["step"].as_u64().is_some_and(|s| s >= last))
-            .all(|h| h["hidden"].as_str().is_some_and(|l| l.contains("abandoned"))),
+            .all(|h| h["hidden"]
+                .as_str()
+                .is_some_and(|l| l.contains("abandoned"))),
         "{every:#?}"
     );
 }
