@@ -40,7 +40,7 @@ pub enum Visibility {
 struct Line {
     reader: StateReader,
     /// Checkpoints whose steps are on the viewer's line.
-    on_line: HashSet<CheckpointId>,
+    checkpoints: HashSet<CheckpointId>,
     /// The thread's own live branch (to tell a rewound step from one after a fork point).
     live: HashSet<CheckpointId>,
     /// The viewer's own thread: its open step is on the line. For an ancestor, the step of
@@ -129,7 +129,7 @@ impl Timeline {
             thread.to_owned(),
             Line {
                 reader,
-                on_line: live.clone(),
+                checkpoints: live.clone(),
                 live,
                 fork_step: None,
                 last_step,
@@ -148,7 +148,7 @@ impl Timeline {
                 break;
             };
             let point = fork.checkpoint.or_else(|| reader.resolve(fork.step).ok());
-            let on_line: HashSet<CheckpointId> = point
+            let checkpoints: HashSet<CheckpointId> = point
                 .map(|p| reader.branch_to(p).into_iter().collect())
                 .unwrap_or_default();
             let live = reader.live_checkpoints().iter().map(|c| c.id).collect();
@@ -160,12 +160,12 @@ impl Timeline {
             {
                 self.heads.push(sha);
             }
-            parent = reader.header().parent.clone();
+            parent.clone_from(&reader.header().parent);
             self.lines.insert(
                 name,
                 Line {
                     reader,
-                    on_line,
+                    checkpoints,
                     live,
                     fork_step: Some(fork.step.0),
                     last_step: fork.step.0,
@@ -239,7 +239,7 @@ impl Timeline {
             };
         };
         match (line.reader.placement(Seq(seq)), line.fork_step) {
-            (Placement::Closed(c), _) if line.on_line.contains(&c) => Visibility::Live,
+            (Placement::Closed(c), _) if line.checkpoints.contains(&c) => Visibility::Live,
             (Placement::Open, None) => Visibility::Live,
             (Placement::Closed(c), Some(at)) if line.live.contains(&c) => after_fork(at),
             (Placement::Open, Some(at)) => after_fork(at),
