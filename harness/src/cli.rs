@@ -302,8 +302,13 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct RecallArgs {
     pub query: String,
+    /// Recall as this thread sees it: its live line, and its parent's up to the fork point
+    /// (default: the threads of the --project folder).
     #[arg(long)]
     pub thread: Option<String>,
+    /// Show memories of abandoned branches and other threads too, labelled.
+    #[arg(long)]
+    pub all_branches: bool,
     /// commit, progress, summary, error, fix, verification, instruction
     #[arg(long)]
     pub kind: Vec<String>,
@@ -417,6 +422,13 @@ pub enum BenchCommand {
     },
     /// Recall quality on the fixed corpus: dense, BM25, fused.
     RecallQuality {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Timeline-aware recall: opening a long, rewound thread's line and judging one fetch.
+    Timeline {
+        #[arg(long, default_value_t = 10_000)]
+        steps: u64,
         #[arg(long)]
         json: bool,
     },

@@ -35,6 +35,7 @@ mod prompt;
 mod runner;
 pub mod state;
 mod threads;
+mod timeline;
 mod tools;
 mod tui;
 mod web;

@@ -21,6 +21,7 @@ use crate::memory_queue::{PendingMemories, is_unreachable};
 use crate::project::Committed;
 use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
+use crate::timeline::{Timeline, Visibility};
 
 /// Files named in a commit memory; the rest are counted. A vendored dependency or a
 /// formatting pass touches thousands of files, and a memory is read by a model in a prompt.
@@ -210,6 +211,7 @@ impl MemoryHandle {
             thread: thread.to_owned(),
             session: None,
             step: None,
+            tape_seq: None,
             feature: None,
             commit: None,
             file: None,
@@ -249,32 +251,71 @@ fn same_folder(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Recalls `limit` hits, one per session's work: a session's progress note says what its
-/// commit message says, so when both match, the commit (which names its sha) stands for
-/// both and the places it would have taken go to other memories.
-pub async fn recall_distinct(
+/// The first fetch of a recall asks for this many hits per hit wanted: memories not on
+/// the viewer's line are dropped after ranking, and a progress note whose session's commit
+/// is also found gives its place away.
+const OVERFETCH: usize = 4;
+
+/// The most hits one recall fetches while looking for enough on the viewer's line.
+const MAX_FETCH: usize = 1_024;
+
+/// Recalls `limit` memories true on `timeline`'s line (with `all_branches`, the others
+/// too, each with the label saying where it was made), one per session's work: a
+/// session's progress note says what its commit message says, so when both match, the
+/// commit (which names its sha) stands for both. The store is asked for more than `limit`
+/// and the ranking filtered, so moving a thread's line (rewind, fork, resume) never
+/// re-embeds anything; when too few survive, it asks again for more.
+pub async fn recall_on_line(
     memory: &Memory,
     query: &str,
     filter: &RecallFilter,
     limit: usize,
-) -> Result<Vec<Hit>, baton_memory::MemoryError> {
-    let hits = memory
-        .recall(query, filter, limit.saturating_mul(2))
-        .await?;
+    timeline: &mut Timeline,
+    all_branches: bool,
+) -> Result<Vec<(Hit, Visibility)>, baton_memory::MemoryError> {
+    let mut fetch = limit.saturating_mul(OVERFETCH).clamp(20, MAX_FETCH);
+    loop {
+        let hits = memory.recall(query, filter, fetch).await?;
+        let exhausted = hits.len() < fetch || fetch >= MAX_FETCH;
+        let judged: Vec<(Hit, Visibility)> = hits
+            .into_iter()
+            .map(|hit| {
+                let visibility = timeline.judge(&hit.record);
+                (hit, visibility)
+            })
+            .filter(|(_, visibility)| all_branches || *visibility == Visibility::Live)
+            .collect();
+        let distinct = one_per_session(judged, limit);
+        if distinct.len() >= limit || exhausted {
+            return Ok(distinct);
+        }
+        fetch = fetch.saturating_mul(OVERFETCH).min(MAX_FETCH);
+    }
+}
+
+/// The first `limit` hits, leaving out progress notes whose session's commit is among them.
+fn one_per_session(hits: Vec<(Hit, Visibility)>, limit: usize) -> Vec<(Hit, Visibility)> {
     let committed: std::collections::HashSet<(String, Option<u32>)> = hits
         .iter()
-        .filter(|hit| hit.record.kind == MemoryKind::Commit)
-        .map(|hit| (hit.record.thread.clone(), hit.record.session))
+        .filter(|(hit, _)| hit.record.kind == MemoryKind::Commit)
+        .map(|(hit, _)| (hit.record.thread.clone(), hit.record.session))
         .collect();
-    Ok(hits
-        .into_iter()
-        .filter(|hit| {
+    hits.into_iter()
+        .filter(|(hit, _)| {
             hit.record.kind != MemoryKind::Progress
                 || hit.record.session.is_none()
                 || !committed.contains(&(hit.record.thread.clone(), hit.record.session))
         })
         .take(limit)
-        .collect())
+        .collect()
+}
+
+/// A hit's line, with the label of a memory not on the viewer's line in front.
+pub fn format_judged(hit: &Hit, visibility: &Visibility) -> String {
+    match visibility {
+        Visibility::Live => format_hit(hit),
+        Visibility::Hidden(label) => format!("[{label}] {}", format_hit(hit)),
+    }
 }
 
 /// One line per hit, with its source, for prompts and the recall tool.
@@ -311,8 +352,17 @@ impl ThreadRunner {
             ..RecallFilter::default()
         };
         let query = format!("{feature}: {description}");
-        match recall_distinct(&memory, &query, &filter, self.settings.memory_top_k).await {
-            Ok(hits) => hits.iter().map(format_hit).collect(),
+        // Only what is true on this thread's line: not the work of a rewound branch.
+        let mut timeline = match Timeline::for_thread(&self.project, &self.state.thread) {
+            Ok(timeline) => timeline,
+            Err(error) => {
+                tracing::warn!(%error, "the thread's line does not read; the session starts without memories");
+                return Vec::new();
+            }
+        };
+        let top_k = self.settings.memory_top_k;
+        match recall_on_line(&memory, &query, &filter, top_k, &mut timeline, false).await {
+            Ok(hits) => hits.iter().map(|(hit, _)| format_hit(hit)).collect(),
             Err(error) if is_unreachable(&error) => {
                 handle.pending.report(&error);
                 Vec::new()
@@ -337,9 +387,11 @@ impl ThreadRunner {
         let Some(handle) = &self.memory else { return };
         let thread = self.state.thread.clone();
         let step = self.state.step;
+        let tape_seq = self.tape_position();
         let with_source = |mut record: MemoryRecord| {
             record.session = Some(session);
             record.step = Some(step);
+            record.tape_seq = Some(tape_seq);
             record.feature = feature.map(str::to_owned);
             record
         };
@@ -392,6 +444,7 @@ impl ThreadRunner {
         );
         record.session = Some(self.state.session);
         record.step = Some(self.state.step);
+        record.tape_seq = Some(self.tape_position());
         record.feature.clone_from(&self.state.feature);
         handle.remember(vec![record]).await;
     }
@@ -405,6 +458,8 @@ impl ThreadRunner {
             format!("regression: {feature} passed before and now fails: {failure}"),
         );
         record.session = Some(self.state.session);
+        record.step = Some(self.state.step);
+        record.tape_seq = Some(self.tape_position());
         record.feature = Some(feature.to_owned());
         handle.remember(vec![record]).await;
     }

@@ -127,6 +127,7 @@ mod tests {
             thread: "t".into(),
             session: Some(1),
             step: None,
+            tape_seq: None,
             feature: None,
             commit: None,
             file: None,

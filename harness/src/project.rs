@@ -87,7 +87,7 @@ pub fn commit_session(
     let tree_id = index.write_tree()?;
     let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let (parent, replacing) = match &head {
-        Some(commit) if commit.message().is_ok_and(|m| m.contains(&trailer)) => {
+        Some(commit) if commit.message().is_ok_and(|m| has_line(m, &trailer)) => {
             (commit.parent(0).ok(), true)
         }
         Some(commit) => (Some(commit.clone()), false),
@@ -121,6 +121,12 @@ pub fn commit_session(
         sha: oid.to_string(),
         files,
     }))
+}
+
+/// Whether `message` has `line` as one of its lines: a trailer `Baton-Session: t1/2` must
+/// not match `t1/20`, nor a thread `xt1/2`.
+fn has_line(message: &str, line: &str) -> bool {
+    message.lines().any(|l| l.trim_end() == line)
 }
 
 /// Points the current branch (or a fresh `main` when HEAD is unborn) at `oid`.
@@ -260,6 +266,39 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_session_replaces_only_its_own_commit_not_one_whose_trailer_extends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ensure_repo(dir.path()).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        commit_session(&repo, "t1", 1, "init", "").unwrap().unwrap();
+        std::fs::write(dir.path().join("b.txt"), "two").unwrap();
+        let twentieth = commit_session(&repo, "t1", 20, "feat(b)", "")
+            .unwrap()
+            .unwrap();
+        // Session 2 commits after session 20's commit: `t1/2` is a prefix of `t1/20`, and
+        // a substring match would take session 20's commit for its own and replace it.
+        std::fs::write(dir.path().join("c.txt"), "three").unwrap();
+        commit_session(&repo, "t1", 2, "feat(c)", "")
+            .unwrap()
+            .unwrap();
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        assert_eq!(head.parent_id(0).unwrap().to_string(), twentieth.sha);
+        assert_eq!(log_oneline(&repo, 10).len(), 3);
+        assert!(has_line(
+            "x\n\nBaton-Session: t1/2\n",
+            "Baton-Session: t1/2"
+        ));
+        assert!(!has_line(
+            "x\n\nBaton-Session: t1/20\n",
+            "Baton-Session: t1/2"
+        ));
+        assert!(!has_line(
+            "x\n\nBaton-Session: xt1/2\n",
+            "Baton-Session: t1/2"
+        ));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::layout::ProjectLayout;
-use crate::memory::{MemoryHandle, format_hit, recall_distinct};
+use crate::memory::{MemoryHandle, format_hit, recall_on_line};
+use crate::timeline::Timeline;
 
 /// Checks, before a thread starts or resumes, that its bash can run as `[sandbox]` asks:
 /// a sandbox that cannot start is one warning (once per process), or a refusal when it is
@@ -44,6 +45,7 @@ pub struct HarnessTools {
 impl HarnessTools {
     pub fn new(
         project: &Path,
+        thread: &str,
         memory: Option<MemoryHandle>,
         settings: &Settings,
         read_only: Vec<(String, String)>,
@@ -61,6 +63,8 @@ impl HarnessTools {
         if let Some(memory) = memory {
             toolbox.register(Arc::new(RecallTool {
                 memory,
+                project: project.to_path_buf(),
+                thread: thread.to_owned(),
                 runtime: tokio::runtime::Handle::current(),
             }));
         }
@@ -111,6 +115,9 @@ impl HarnessTools {
 /// `recall`: the agent searches what earlier sessions learned.
 struct RecallTool {
     memory: MemoryHandle,
+    /// The thread's worktree and name: recall shows what is true on its line.
+    project: PathBuf,
+    thread: String,
     runtime: tokio::runtime::Handle,
 }
 
@@ -171,15 +178,20 @@ impl Tool for RecallTool {
                     .to_owned(),
             );
         };
-        match self
-            .runtime
-            .block_on(async move { recall_distinct(&memory, &args.query, &filter, limit).await })
-        {
+        let mut timeline = match Timeline::for_thread(&self.project, &self.thread) {
+            Ok(timeline) => timeline,
+            Err(error) => return ToolOutput::error(format!("recall failed: {error}")),
+        };
+        match self.runtime.block_on(async move {
+            recall_on_line(&memory, &args.query, &filter, limit, &mut timeline, false).await
+        }) {
             Ok(hits) if hits.is_empty() => ToolOutput::success("no memories match".to_owned()),
             Ok(hits) => ToolOutput::success(
                 hits.iter()
                     .enumerate()
-                    .map(|(i, hit)| format!("{}. ({:.2}) {}", i + 1, hit.score, format_hit(hit)))
+                    .map(|(i, (hit, _))| {
+                        format!("{}. ({:.2}) {}", i + 1, hit.score, format_hit(hit))
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),

@@ -91,6 +91,11 @@ pub struct MemoryRecord {
     pub session: Option<u32>,
     /// The step on the thread's tape.
     pub step: Option<u64>,
+    /// Where on the thread's tape it was made: the sequence number of the next tape record
+    /// then. It places the memory on a branch of the tape, so a recall can leave out what
+    /// a rewind abandoned (records stored before this field have none).
+    #[serde(default)]
+    pub tape_seq: Option<u64>,
     /// The feature id it concerns.
     pub feature: Option<String>,
     /// The commit hash it concerns.
@@ -148,6 +153,9 @@ impl MemoryRecord {
         if let Some(s) = self.step {
             p.insert("step".into(), Value::from(s));
         }
+        if let Some(s) = self.tape_seq {
+            p.insert("tape_seq".into(), Value::from(s));
+        }
         for (key, value) in [
             ("feature", &self.feature),
             ("commit", &self.commit),
@@ -189,6 +197,7 @@ impl MemoryRecord {
                 .and_then(Value::as_u64)
                 .and_then(|s| u32::try_from(s).ok()),
             step: p.get("step").and_then(Value::as_u64),
+            tape_seq: p.get("tape_seq").and_then(Value::as_u64),
             feature: text_field("feature"),
             commit: text_field("commit"),
             file: text_field("file"),
@@ -295,6 +304,7 @@ mod tests {
             thread: "t1".into(),
             session: Some(3),
             step: Some(42),
+            tape_seq: Some(57),
             feature: Some("F-007".into()),
             commit: Some("abc123".into()),
             file: None,
@@ -320,6 +330,11 @@ mod tests {
         let r = record();
         let back = MemoryRecord::from_payload("x", &r.to_payload()).unwrap();
         assert_eq!(back, r);
+        // A payload stored before records had a tape position still reads.
+        let mut old = r.to_payload();
+        old.remove("tape_seq");
+        let back = MemoryRecord::from_payload("x", &old).unwrap();
+        assert_eq!(back.tape_seq, None);
     }
 
     #[test]

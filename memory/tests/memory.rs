@@ -27,6 +27,7 @@ fn record(kind: MemoryKind, project: &str, session: u32, text: &str, at_ms: i64)
         thread: format!("{project}-main"),
         session: Some(session),
         step: Some(u64::from(session) * 10),
+        tape_seq: None,
         feature: Some(format!("F-{session:03}")),
         commit: None,
         file: None,

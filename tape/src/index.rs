@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::delta::apply_measured;
 use crate::error::{Result, TapeError};
-use crate::ids::{CheckpointId, StepNo};
+use crate::ids::{CheckpointId, Seq, StepNo};
 use crate::lazy::{RawCheckpoint, RawState};
 use crate::paths::{ThreadPaths, open_private};
 use crate::record::{Body, Kind, Record, RecordHead, SnapshotRef, StateBlob, TapeHeader};
@@ -381,6 +381,34 @@ impl TapeIndex {
         branch
     }
 
+    /// The step a record with sequence number `seq` belongs to (see [`Placement`]): the
+    /// first checkpoint or rewind at or after it closes or abandons that step.
+    pub fn placement(&self, seq: u64) -> Placement {
+        let at = self.entries.partition_point(|e| e.seq < seq);
+        match self.entries.get(at) {
+            None => Placement::Open,
+            Some(entry) if entry.kind == EntryKind::Rewind => Placement::Rewound,
+            Some(entry) => Placement::Closed(CheckpointId(entry.seq)),
+        }
+    }
+
+    /// The checkpoints from the root to `to` (inclusive), following parent links.
+    pub fn branch_to(&self, to: CheckpointId) -> Vec<CheckpointId> {
+        let mut branch = Vec::new();
+        let mut next = Some(to.0);
+        let mut near = self.entries.len().saturating_sub(1);
+        while let Some(seq) = next {
+            let Ok(at) = self.position(seq, near) else {
+                break;
+            };
+            branch.push(CheckpointId(seq));
+            next = self.entries[at].link;
+            near = at.saturating_sub(1);
+        }
+        branch.reverse();
+        branch
+    }
+
     /// How many checkpoints the tape holds, on every branch.
     pub fn checkpoint_count(&self) -> usize {
         self.entries
@@ -540,6 +568,17 @@ impl ChainLines {
     }
 }
 
+/// Where a record (by its sequence number) stands among the tape's branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In the step this checkpoint closed: on the live branch when the checkpoint is.
+    Closed(CheckpointId),
+    /// In a step that never reached a checkpoint before a rewind: abandoned.
+    Rewound,
+    /// After the last checkpoint or rewind: in the step now open, on top of the head.
+    Open,
+}
+
 /// A checkpoint of the live branch and where the events of its step lie on the tape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveCheckpoint {
@@ -640,6 +679,19 @@ impl StateReader {
     /// Checkpoints on every branch (the live ones and those rewinds left behind).
     pub fn checkpoint_count(&self) -> usize {
         self.index.checkpoint_count()
+    }
+
+    /// Where the record with sequence number `seq` stands: in a step closed by a checkpoint
+    /// (live or not), in one abandoned by a rewind, or in the step now open. From the index
+    /// alone, by binary search.
+    pub fn placement(&self, seq: Seq) -> Placement {
+        self.index.placement(seq.0)
+    }
+
+    /// The branch from the root to checkpoint `to` (inclusive): for a fork, its parent's
+    /// line up to the fork point.
+    pub fn branch_to(&self, to: CheckpointId) -> Vec<CheckpointId> {
+        self.index.branch_to(to)
     }
 
     /// The event records in each of `spans` (from [`LiveCheckpoint::events`]), in order,

@@ -26,7 +26,7 @@ pub use delta::{AppendOnlyPath, Delta, Differ, Op, Seg, apply, apply_in_place, d
 pub use error::{Result, TapeError};
 pub use gc::{GcPolicy, GcReport};
 pub use ids::{CheckpointId, Seq, StepNo, ThreadId};
-pub use index::{LiveCheckpoint, StateReader};
+pub use index::{LiveCheckpoint, Placement, StateReader};
 pub use lazy::RawState;
 pub use lock::{LockHolder, ThreadLock};
 pub use paths::{ThreadPaths, list_threads, threads_dir};

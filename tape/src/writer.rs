@@ -264,6 +264,12 @@ impl<E: Serialize> TapeWriter<E> {
         self.head.as_ref()
     }
 
+    /// The sequence number the next record will get: what something made now (a memory)
+    /// records to be placed on the tape's branches later ([`crate::StateReader::placement`]).
+    pub fn next_seq(&self) -> Seq {
+        Seq(self.next_seq)
+    }
+
     /// The thread's files.
     pub fn paths(&self) -> &ThreadPaths {
         &self.paths

@@ -1,9 +1,11 @@
 //! The harness's own benchmarks, run by `baton bench …`: the agent loop with a scripted model
-//! (`agent_loop`) and a real local model (`real_model`). The TUI's and the dashboard's benches
+//! (`agent_loop`) and a real local model (`real_model`), and the timeline filter of recall
+//! (`timeline`). The TUI's and the dashboard's benches
 //! live beside the views they measure.
 
 pub mod agent_loop;
 pub mod real_model;
+pub mod timeline;
 
 use std::time::Duration;
 

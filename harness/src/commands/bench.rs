@@ -66,6 +66,11 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             .await?;
             print(&report, json)
         }
+        BenchCommand::Timeline { steps, json } => {
+            let report =
+                tokio::task::spawn_blocking(move || crate::bench::timeline::run(steps)).await??;
+            print(&report, json)
+        }
         BenchCommand::Web { steps, json } => {
             let report = crate::web::bench::run(steps).await?;
             print(&report, json)

@@ -14,7 +14,8 @@ use crate::cli::{MemoryCommand, MigrateArgs, ProjectJsonArgs, RecallArgs};
 use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::events::Event;
-use crate::memory::{MemoryHandle, format_hit, recall_distinct};
+use crate::memory::{MemoryHandle, format_judged, recall_on_line};
+use crate::timeline::{Timeline, Visibility};
 
 /// Opens the project's memory where its settings say: a Qdrant server (`QDRANT_URL` /
 /// `memory.qdrant_url`) or the embedded store.
@@ -60,24 +61,51 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
+    // What is true where the recall is asked: a thread's line, or the folder's threads.
+    let mut timeline = match &args.thread {
+        Some(thread) => Timeline::for_thread(&args.project, thread)?,
+        None => Timeline::for_folder(&args.project)?,
+    };
     let handle = open(&args.project).await?;
     let filter = RecallFilter {
         project: Some(handle.project.clone()),
-        thread: args.thread.clone(),
         kinds,
         feature: args.feature.clone(),
         since,
         ..RecallFilter::default()
     };
     let memory = handle.memory().context("memory is not open")?;
-    let hits = recall_distinct(&memory, &args.query, &filter, args.limit).await?;
+    let hits = recall_on_line(
+        &memory,
+        &args.query,
+        &filter,
+        args.limit,
+        &mut timeline,
+        args.all_branches,
+    )
+    .await?;
     if args.json {
+        let hits = hits
+            .iter()
+            .map(|(hit, visibility)| {
+                let mut value = serde_json::to_value(hit)?;
+                if let Visibility::Hidden(label) = visibility {
+                    value["hidden"] = serde_json::Value::from(label.clone());
+                }
+                Ok(value)
+            })
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
         println!("no memories match");
     } else {
-        for (i, hit) in hits.iter().enumerate() {
-            println!("{}. {:.3} {}", i + 1, hit.score, format_hit(hit));
+        for (i, (hit, visibility)) in hits.iter().enumerate() {
+            println!(
+                "{}. {:.3} {}",
+                i + 1,
+                hit.score,
+                format_judged(hit, visibility)
+            );
         }
     }
     Ok(ExitCode::Ok)
@@ -209,6 +237,7 @@ fn tape_records(
         .iter()
         .filter_map(|record| {
             let step = record.step.0;
+            let (seq, at) = (record.seq.0, record.at);
             let event = record.event()?;
             let (kind, text, feature) = match event {
                 Event::ToolResult {
@@ -244,6 +273,8 @@ fn tape_records(
             };
             let mut record = handle.record(kind, &thread, text);
             record.step = Some(step);
+            record.tape_seq = Some(seq);
+            record.at = at;
             record.feature = feature;
             Some(record)
         })

@@ -168,6 +168,12 @@ struct Opened {
 }
 
 impl ThreadRunner {
+    /// Where on the tape something made now stands (the next record's sequence number):
+    /// memories carry it, so recall can tell a live step from a rewound one.
+    pub(crate) fn tape_position(&self) -> u64 {
+        self.tape.next_seq().0
+    }
+
     /// Creates a thread in `project` (a git repository is made when there is none) and records
     /// its first checkpoint: the starting project.
     pub async fn create(
@@ -394,7 +400,13 @@ impl ThreadRunner {
         } = opened;
         let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
         let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
-        let tools = HarnessTools::new(&project, memory.clone(), &settings, inputs.read_only())?;
+        let tools = HarnessTools::new(
+            &project,
+            &state.thread,
+            memory.clone(),
+            &settings,
+            inputs.read_only(),
+        )?;
         Ok(ThreadRunner {
             guard: FeatureGuard::load(&project, state.drafting),
             project,

@@ -368,10 +368,14 @@ pub struct RecallQuery {
     q: String,
     #[serde(default)]
     thread: Option<String>,
+    /// Also memories of abandoned branches and other threads, labelled (`hidden`).
+    #[serde(default)]
+    all_branches: bool,
 }
 
-/// `GET /api/p/{project}/recall?q`: the project's memory, through `baton recall` (the
-/// embedded store belongs to one process at a time, so a child process opens it).
+/// `GET /api/p/{project}/recall?q[&thread][&all_branches=true]`: the project's memory,
+/// through `baton recall` (the embedded store belongs to one process at a time, so a child
+/// process opens it), so it shows what is true on the thread's or the project's line.
 pub async fn recall(
     State(state): State<AppState>,
     UrlPath(project): UrlPath<usize>,
@@ -388,6 +392,9 @@ pub async fn recall(
         .arg(&dir);
     if let Some(thread) = &query.thread {
         command.arg("--thread").arg(thread);
+    }
+    if query.all_branches {
+        command.arg("--all-branches");
     }
     let output = command
         .output()

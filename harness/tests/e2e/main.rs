@@ -13,6 +13,7 @@ mod kill_resume;
 mod memory_and_demo;
 mod memory_identity;
 mod memory_server;
+mod memory_timeline;
 mod real_model;
 mod regression;
 mod robustness;

@@ -5,7 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 
 use baton_tape::{
-    At, Body, CheckpointId, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader,
+    At, Body, CheckpointId, Placement, StateBlob, StateReader, StepNo, Tape, TapeError, TapeHeader,
     TapeOptions, TapeWriter, ThreadId, ThreadLock, ThreadPaths, read_header,
 };
 use serde_json::{Value, json};
@@ -289,6 +289,34 @@ fn rewind_keeps_the_abandoned_branch_and_follows_the_live_one() {
     // Resuming after a rewind continues from the alternative.
     let resumed = TapeWriter::<Value>::open(&paths, TapeOptions::default()).unwrap();
     assert_eq!(resumed.writer.head().unwrap().checkpoint, alt_id);
+}
+
+#[test]
+fn records_are_placed_on_the_branch_of_the_step_they_were_made_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, mut writer) = new_thread(dir.path());
+    let ids = write_steps(&mut writer, 1..=3);
+    // Made during step 4 (closed by the old checkpoint 4, abandoned), then step 5 is left
+    // open (abandoned by the rewind before it reached a checkpoint).
+    let in_old_step = writer.next_seq();
+    let old = write_steps(&mut writer, 4..=4);
+    let in_open_step = writer.append(StepNo(5), json!("event")).unwrap();
+    writer.rewind(ids[1]).unwrap();
+    let in_new_step = writer.next_seq();
+    let new = writer.checkpoint(StepNo(3), &state(9, true), None).unwrap();
+    let now_open = writer.next_seq();
+    writer.sync().unwrap();
+    drop(writer);
+
+    let reader = StateReader::open(&paths).unwrap();
+    let live: Vec<CheckpointId> = reader.live_checkpoints().iter().map(|c| c.id).collect();
+    assert_eq!(live, vec![ids[0], ids[1], new]);
+    assert_eq!(reader.placement(in_old_step), Placement::Closed(old[0]));
+    assert_eq!(reader.placement(in_open_step), Placement::Rewound);
+    assert_eq!(reader.placement(in_new_step), Placement::Closed(new));
+    assert_eq!(reader.placement(now_open), Placement::Open);
+    assert_eq!(reader.branch_to(ids[2]), ids);
+    assert_eq!(reader.branch_to(new), live);
 }
 
 /// The state at `step` read through a freshly opened reader (which checks or rebuilds the index).
