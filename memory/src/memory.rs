@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::MemoryError;
+use crate::document;
 use crate::embedder::{Embedder, EmbedderOptions, FastEmbedder};
 use crate::fusion::{FusionRule, RecallMode};
 use crate::record::{Hit, MemoryKind, MemoryRecord, RecallFilter};
@@ -20,10 +21,6 @@ use crate::store::{
 const EMBED_CHUNK: usize = 256;
 /// Points per page when copying between stores.
 const COPY_PAGE: usize = 256;
-/// Candidates fetched from each list before fusion, per result wanted.
-const CANDIDATES_PER_RESULT: usize = 4;
-/// At least this many candidates per list, so small limits still fuse well.
-const MIN_CANDIDATES: usize = 20;
 
 /// Where the vectors live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +138,18 @@ impl Memory {
             .collect();
         let mut written = 0;
         for chunk in records.chunks(EMBED_CHUNK) {
-            let texts: Vec<String> = chunk
+            // Long texts are embedded window by window (`document::windows`) and each
+            // memory gets the mean of its windows' vectors.
+            let windows: Vec<Vec<String>> = chunk
                 .iter()
-                .map(|r| r.embedding_text().to_string())
+                .map(|r| document::windows(r.embedding_text()))
                 .collect();
-            let dense = self.embed(texts).await?;
+            let flat: Vec<String> = windows.iter().flatten().cloned().collect();
+            let mut vectors = self.embed(flat).await?.into_iter();
+            let dense: Vec<Vec<f32>> = windows
+                .iter()
+                .map(|w| document::mean_unit(&vectors.by_ref().take(w.len()).collect::<Vec<_>>()))
+                .collect();
             let points = chunk
                 .iter()
                 .zip(dense)
@@ -206,7 +210,7 @@ impl Memory {
             return Ok(Vec::new());
         }
         let filter = filter.to_store_filter();
-        let candidates = (limit * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+        let candidates = rule.unwrap_or(FusionRule::DEFAULT).candidates(limit);
         let search = |query: Query, limit: usize| SearchRequest {
             query,
             filter: filter.clone(),
@@ -241,7 +245,7 @@ impl Memory {
                     .chain(&bm25)
                     .map(|p| (p.id, p.payload.clone()))
                     .collect();
-                rule.fuse(&dense, &bm25, limit)
+                rule.fuse(&dense, &bm25, sparse.indices.len(), limit)
                     .into_iter()
                     .filter_map(|(id, score)| {
                         payloads
