@@ -7,6 +7,7 @@
 
 mod adopt;
 mod bench;
+mod bench_memory;
 mod bench_real;
 pub mod cli;
 pub mod commands;

@@ -128,6 +128,16 @@ impl Memory {
     /// same records is harmless: ids are derived from content. A record with empty text
     /// fails the whole call before anything is written.
     pub async fn remember(&self, records: Vec<MemoryRecord>) -> Result<usize, MemoryError> {
+        self.remember_with_progress(records, &|_| {}).await
+    }
+
+    /// [`Memory::remember`], calling `progress` with the number of distinct records
+    /// written so far after each batch (a reindex shows it as a progress bar).
+    pub async fn remember_with_progress(
+        &self,
+        records: Vec<MemoryRecord>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, MemoryError> {
         if let Some(index) = records.iter().position(|r| r.text.trim().is_empty()) {
             return Err(MemoryError::EmptyRecord { index });
         }
@@ -162,6 +172,7 @@ impl Memory {
                 .collect::<Vec<_>>();
             written += points.len();
             self.store.upsert(points).await?;
+            progress(written);
         }
         self.store.flush().await?;
         Ok(written)

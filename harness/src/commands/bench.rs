@@ -49,12 +49,17 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
                     .into());
                 }
             };
-            let report = baton_memory::bench::run(baton_memory::bench::MemoryBenchOptions {
+            let store = baton_memory::bench::run(baton_memory::bench::MemoryBenchOptions {
                 n,
                 server,
                 ..baton_memory::bench::MemoryBenchOptions::default()
             })
             .await?;
+            // The harness's figures join the store's at the top level, so readers of the
+            // store's figures find them where they were.
+            let mut report = serde_json::to_value(&store)?;
+            report["reindex_and_recall_cli"] =
+                serde_json::to_value(crate::bench_memory::measure(&default_recall_data()).await?)?;
             print(&report, json)
         }
         BenchCommand::RecallQuality {

@@ -17,6 +17,7 @@ pub use quality::{
 
 use crate::store::{Condition, EdgeStore, Filter, Query, SearchRequest, ServerStore, VectorStore};
 use crate::{Embedder, EmbedderOptions, FastEmbedder, Memory, MemoryError, RecallFilter};
+pub use synthetic::commit_like_texts;
 use synthetic::{Shape, Synthetic};
 
 /// What to measure.

@@ -277,7 +277,7 @@ pub struct RuleScore {
 }
 
 /// Rules compared against the default (the default is among them).
-pub const RULES_TRIED: [FusionRule; 12] = [
+pub const RULES_TRIED: [FusionRule; 15] = [
     FusionRule::Rrf {
         k: 60.0,
         bm25_weight: 1.0,
@@ -300,14 +300,29 @@ pub const RULES_TRIED: [FusionRule; 12] = [
         min_terms: 2.0,
         full_terms: 8.0,
     },
-    FusionRule::DEFAULT,
     FusionRule::TermWeightedRrf {
         k: 10.0,
         min_terms: 2.0,
-        full_terms: 20.0,
+        full_terms: 14.0,
     },
+    FusionRule::DEFAULT,
     FusionRule::TermWeightedRrf {
         k: 30.0,
+        min_terms: 2.0,
+        full_terms: 14.0,
+    },
+    FusionRule::TermWeightedConvex {
+        bm25_share: 0.3,
+        min_terms: 2.0,
+        full_terms: 14.0,
+    },
+    FusionRule::TermWeightedConvex {
+        bm25_share: 0.4,
+        min_terms: 2.0,
+        full_terms: 14.0,
+    },
+    FusionRule::TermWeightedConvex {
+        bm25_share: 0.5,
         min_terms: 2.0,
         full_terms: 14.0,
     },
