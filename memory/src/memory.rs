@@ -95,8 +95,10 @@ pub struct Memory {
 impl Memory {
     /// Loads the model (off the runtime) and opens or creates the store.
     pub async fn open(cfg: MemoryConfig) -> Result<Memory, MemoryError> {
+        let started = std::time::Instant::now();
         let options = cfg.embedder.clone();
         let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(options)).await??;
+        let model_ms = started.elapsed().as_secs_f64() * 1e3;
         let dim = embedder.dim();
         let store: Arc<dyn VectorStore> = match &cfg.backend {
             Backend::Edge { path } => {
@@ -107,6 +109,12 @@ impl Memory {
                 Arc::new(ServerStore::connect(url, api_key.as_deref(), &cfg.collection, dim).await?)
             }
         };
+        // Where a short-lived command's time goes (`RUST_LOG=baton_memory=debug`).
+        tracing::debug!(
+            model_ms,
+            store_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms,
+            "memory opened"
+        );
         Ok(Self::with_parts(Arc::new(embedder), store))
     }
 
