@@ -81,7 +81,9 @@ pub(crate) fn mean_unit(vectors: &[Vec<f32>]) -> Vec<f32> {
     }
     let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        mean.iter_mut().for_each(|x| *x /= norm);
+        for x in &mut mean {
+            *x /= norm;
+        }
     }
     mean
 }

@@ -68,7 +68,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             recall_data,
             json,
         } => {
-            let reports = recall_quality(corpus, queries, recall_data).await?;
+            let reports = Box::pin(recall_quality(corpus, queries, recall_data)).await?;
             if json {
                 return print(&reports, true);
             }

@@ -101,10 +101,7 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
     let memory = handle.memory().context("memory is not open")?;
     let started = std::time::Instant::now();
     let hits = recall_distinct(&memory, &args.query, &filter, args.limit).await?;
-    tracing::debug!(
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "recalled"
-    );
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "recalled");
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
