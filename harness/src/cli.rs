@@ -420,8 +420,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Recall quality on the fixed corpus: dense, BM25, fused.
+    /// Recall quality: dense, BM25 and baton's default side by side (recall@5, MRR@10,
+    /// per kind of question). Without --corpus: the built-in corpus and every real
+    /// history's recall set in BATON_RECALL_DATA or ../shared/data/recall.
     RecallQuality {
+        /// A corpus: the built-in format (JSON with memories and queries), or a recall
+        /// set's `<name>.commits.jsonl` (then --queries names its questions).
+        #[arg(long)]
+        corpus: Option<std::path::PathBuf>,
+        /// The recall set's `<name>.queries.json` (with a `.commits.jsonl` corpus).
+        #[arg(long, requires = "corpus")]
+        queries: Option<std::path::PathBuf>,
+        /// Folder of recall sets measured when no --corpus is given.
+        #[arg(long, env = "BATON_RECALL_DATA")]
+        recall_data: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },

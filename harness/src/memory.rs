@@ -23,20 +23,9 @@ use crate::project_id::ProjectIdentity;
 use crate::runner::ThreadRunner;
 use crate::timeline::{Timeline, Visibility};
 
-/// Files named in a commit memory; the rest are counted. A vendored dependency or a
-/// formatting pass touches thousands of files, and a memory is read by a model in a prompt.
-const COMMIT_FILES_NAMED: usize = 30;
-
-/// The text a commit is remembered by: its message, then the files it changed.
-pub fn commit_text(message: &str, files: &[String]) -> String {
-    let mut text = message.trim_end().to_owned();
-    let named = files.len().min(COMMIT_FILES_NAMED);
-    let _ = write!(text, "\n\nFiles: {}", files[..named].join(", "));
-    if files.len() > named {
-        let _ = write!(text, " and {} more", files.len() - named);
-    }
-    text
-}
+/// The text a commit is remembered by (its message, then the files it changed); the
+/// memory crate owns it so its quality benchmark indexes commits exactly as reindex does.
+pub use baton_memory::commit_text;
 
 /// An open memory plus the project id its records carry. The memory sits in a slot the
 /// runner can empty and refill: when its files vanish under a running thread (a command ran
@@ -462,20 +451,5 @@ impl ThreadRunner {
         record.tape_seq = Some(self.tape_position());
         record.feature = Some(feature.to_owned());
         handle.remember(vec![record]).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_commit_memory_names_its_first_files_and_counts_the_rest() {
-        let few = vec!["a.rs".to_owned(), "b.rs".to_owned()];
-        assert_eq!(commit_text("fix: b\n", &few), "fix: b\n\nFiles: a.rs, b.rs");
-        let many: Vec<String> = (0..1_000).map(|i| format!("vendor/f{i}.c")).collect();
-        let text = commit_text("vendor everything", &many);
-        assert!(text.contains("vendor/f29.c and 970 more"), "{text}");
-        assert!(!text.contains("vendor/f30.c"), "{text}");
     }
 }

@@ -83,7 +83,7 @@ async fn run() -> Result<String, String> {
     }
     let json = if quality {
         let report = bench::recall_quality(QualityOptions {
-            corpus: None,
+            corpus: bench::CorpusSource::Builtin,
             dir: opts.dir.clone(),
             embedder: opts.embedder.clone(),
         })

@@ -84,7 +84,12 @@ impl FastEmbedder {
     // Owned options: callers move them into `spawn_blocking`, which needs 'static data.
     #[allow(clippy::needless_pass_by_value)]
     pub fn load(opts: EmbedderOptions) -> Result<Self, MemoryError> {
+        let started = std::time::Instant::now();
         onnx_runtime::ensure_loaded(opts.ort_dylib.as_deref())?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "ONNX Runtime loaded"
+        );
         let dir = resolve_model_dir(&opts);
         let model = match first_missing_file(&dir) {
             None => load_local(&dir)?,

@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod bench;
+mod document;
 mod embedder;
 mod error;
 mod fusion;
@@ -17,6 +18,7 @@ mod record;
 mod sparse;
 pub mod store;
 
+pub use document::{commit_text, windows};
 pub use embedder::{
     Embedder, EmbedderOptions, FastEmbedder, MODEL_FILES, default_model_dir, first_missing_file,
     resolve_model_dir,

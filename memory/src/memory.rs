@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::MemoryError;
+use crate::document;
 use crate::embedder::{Embedder, EmbedderOptions, FastEmbedder};
 use crate::fusion::{FusionRule, RecallMode};
 use crate::record::{Hit, MemoryKind, MemoryRecord, RecallFilter};
@@ -20,10 +21,6 @@ use crate::store::{
 const EMBED_CHUNK: usize = 256;
 /// Points per page when copying between stores.
 const COPY_PAGE: usize = 256;
-/// Candidates fetched from each list before fusion, per result wanted.
-const CANDIDATES_PER_RESULT: usize = 4;
-/// At least this many candidates per list, so small limits still fuse well.
-const MIN_CANDIDATES: usize = 20;
 
 /// Where the vectors live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +95,10 @@ pub struct Memory {
 impl Memory {
     /// Loads the model (off the runtime) and opens or creates the store.
     pub async fn open(cfg: MemoryConfig) -> Result<Memory, MemoryError> {
+        let started = std::time::Instant::now();
         let options = cfg.embedder.clone();
         let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(options)).await??;
+        let model_ms = started.elapsed().as_secs_f64() * 1e3;
         let dim = embedder.dim();
         let store: Arc<dyn VectorStore> = match &cfg.backend {
             Backend::Edge { path } => {
@@ -110,6 +109,12 @@ impl Memory {
                 Arc::new(ServerStore::connect(url, api_key.as_deref(), &cfg.collection, dim).await?)
             }
         };
+        // Where a short-lived command's time goes (`RUST_LOG=baton_memory=debug`).
+        tracing::debug!(
+            model_ms,
+            store_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms,
+            "memory opened"
+        );
         Ok(Self::with_parts(Arc::new(embedder), store))
     }
 
@@ -131,6 +136,16 @@ impl Memory {
     /// same records is harmless: ids are derived from content. A record with empty text
     /// fails the whole call before anything is written.
     pub async fn remember(&self, records: Vec<MemoryRecord>) -> Result<usize, MemoryError> {
+        self.remember_with_progress(records, &|_| {}).await
+    }
+
+    /// [`Memory::remember`], calling `progress` with the number of distinct records
+    /// written so far after each batch (a reindex shows it as a progress bar).
+    pub async fn remember_with_progress(
+        &self,
+        records: Vec<MemoryRecord>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, MemoryError> {
         if let Some(index) = records.iter().position(|r| r.text.trim().is_empty()) {
             return Err(MemoryError::EmptyRecord { index });
         }
@@ -141,11 +156,18 @@ impl Memory {
             .collect();
         let mut written = 0;
         for chunk in records.chunks(EMBED_CHUNK) {
-            let texts: Vec<String> = chunk
+            // Long texts are embedded window by window (`document::windows`) and each
+            // memory gets the mean of its windows' vectors.
+            let windows: Vec<Vec<String>> = chunk
                 .iter()
-                .map(|r| r.embedding_text().to_string())
+                .map(|r| document::windows(r.embedding_text()))
                 .collect();
-            let dense = self.embed(texts).await?;
+            let flat: Vec<String> = windows.iter().flatten().cloned().collect();
+            let mut vectors = self.embed(flat).await?.into_iter();
+            let dense: Vec<Vec<f32>> = windows
+                .iter()
+                .map(|w| document::mean_unit(&vectors.by_ref().take(w.len()).collect::<Vec<_>>()))
+                .collect();
             let points = chunk
                 .iter()
                 .zip(dense)
@@ -158,6 +180,7 @@ impl Memory {
                 .collect::<Vec<_>>();
             written += points.len();
             self.store.upsert(points).await?;
+            progress(written);
         }
         self.store.flush().await?;
         Ok(written)
@@ -206,7 +229,7 @@ impl Memory {
             return Ok(Vec::new());
         }
         let filter = filter.to_store_filter();
-        let candidates = (limit * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+        let candidates = rule.unwrap_or(FusionRule::DEFAULT).candidates(limit);
         let search = |query: Query, limit: usize| SearchRequest {
             query,
             filter: filter.clone(),
@@ -241,7 +264,7 @@ impl Memory {
                     .chain(&bm25)
                     .map(|p| (p.id, p.payload.clone()))
                     .collect();
-                rule.fuse(&dense, &bm25, limit)
+                rule.fuse(&dense, &bm25, sparse.indices.len(), limit)
                     .into_iter()
                     .filter_map(|(id, score)| {
                         payloads

@@ -4,6 +4,7 @@
 //! live beside the views they measure.
 
 pub mod agent_loop;
+pub mod memory;
 pub mod real_model;
 pub mod timeline;
 

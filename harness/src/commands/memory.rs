@@ -75,6 +75,7 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         ..RecallFilter::default()
     };
     let memory = handle.memory().context("memory is not open")?;
+    let started = std::time::Instant::now();
     let hits = recall_on_line(
         &memory,
         &args.query,
@@ -84,6 +85,7 @@ pub async fn recall(args: RecallArgs) -> anyhow::Result<ExitCode> {
         args.all_branches,
     )
     .await?;
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "recalled");
     if args.json {
         let hits = hits
             .iter()
@@ -150,8 +152,41 @@ async fn stats(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
 /// Everything is read before the old memories are dropped, so a history or tape that cannot
 /// be read leaves the memory as it was.
 async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
-    let handle = open(&args.project).await?;
-    let records = reindex_records(&handle, &args.project)?;
+    let done = reindex_project(&args.project, true).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    } else {
+        println!(
+            "reindexed {} memories ({} commits) from git log, progress notes and tapes in {:.1} s ({:.0} commits/s)",
+            done.memories, done.commits, done.seconds, done.commits_per_s
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// What a reindex did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Reindexed {
+    /// Distinct memories written.
+    pub memories: usize,
+    /// Of which commits.
+    pub commits: usize,
+    /// Wall time, from opening the memory to the last write.
+    pub seconds: f64,
+    /// `commits / seconds`.
+    pub commits_per_s: f64,
+}
+
+/// Reindexes `project`, with a progress bar on stderr when `progress` is set (drawn only
+/// on a terminal: indicatif hides it otherwise).
+pub(crate) async fn reindex_project(project: &Path, progress: bool) -> anyhow::Result<Reindexed> {
+    let started = std::time::Instant::now();
+    let handle = open(project).await?;
+    let records = reindex_records(&handle, project)?;
+    let commits = records
+        .iter()
+        .filter(|r| r.kind == MemoryKind::Commit)
+        .count();
     let memory = handle.memory().context("memory is not open")?;
     // Only this project's memories: a shared server holds other projects' too.
     memory
@@ -160,9 +195,31 @@ async fn reindex(args: &ProjectJsonArgs) -> anyhow::Result<ExitCode> {
             ..RecallFilter::default()
         })
         .await?;
-    let count = memory.remember(records).await?;
-    println!("reindexed {count} memories from git log, progress notes and tapes");
-    Ok(ExitCode::Ok)
+    let target = if progress {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(records.len() as u64), target)
+        .with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} memories, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        )
+        .with_message("reindexing");
+    let memories = memory
+        .remember_with_progress(records, &|done| bar.set_position(done as u64))
+        .await?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Reindexed {
+        memories,
+        commits,
+        seconds,
+        commits_per_s: commits as f64 / seconds.max(1e-9),
+    })
 }
 
 /// Every memory the project's git log, progress notes and tapes hold, for a rebuild.

@@ -47,6 +47,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Memory(command) => memory::memory(command).await,
         Command::Workflow(command) => workflow::workflow(command),
         Command::ScriptServer(args) => workflow::script_server(args).await,
-        Command::Bench(command) => bench::bench(command).await,
+        Command::Bench(command) => Box::pin(bench::bench(command)).await,
     }
 }

@@ -12,6 +12,7 @@ mod hostile_inputs;
 mod kill_resume;
 mod memory_and_demo;
 mod memory_identity;
+mod memory_reindex;
 mod memory_server;
 mod memory_timeline;
 mod real_model;

@@ -11,12 +11,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use quality::{
-    BUILTIN_CORPUS, Corpus, CorpusMemory, CorpusQuery, QualityOptions, QualityReport, RULES_TRIED,
-    RuleScore, measure, recall_quality,
+    BUILTIN_CORPUS, Corpus, CorpusMemory, CorpusQuery, CorpusSource, QualityOptions, QualityReport,
+    RULES_TRIED, RuleScore, Score, measure, recall_quality, recall_sets_in,
 };
 
 use crate::store::{Condition, EdgeStore, Filter, Query, SearchRequest, ServerStore, VectorStore};
 use crate::{Embedder, EmbedderOptions, FastEmbedder, Memory, MemoryError, RecallFilter};
+pub use synthetic::commit_like_texts;
 use synthetic::{Shape, Synthetic};
 
 /// What to measure.

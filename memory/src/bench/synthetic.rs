@@ -140,7 +140,7 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
 }
 
 /// Texts shaped like commit messages, for embedding throughput and recall latency.
-pub(super) fn commit_like_texts(n: usize, seed: u64) -> Vec<String> {
+pub fn commit_like_texts(n: usize, seed: u64) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n).map(|i| commit_like_text(&mut rng, i)).collect()
 }
