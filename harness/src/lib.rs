@@ -25,6 +25,7 @@ mod input_guard;
 mod layout;
 pub mod logging;
 mod memory;
+mod memory_index;
 mod memory_queue;
 mod memory_repair;
 mod observe;

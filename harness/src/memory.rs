@@ -1,8 +1,9 @@
-//! What the harness remembers, without the model asking: each commit, each session's
-//! progress note, errors and failing checks, regressions, human instructions. Point ids are
-//! deterministic (the memory crate hashes kind, thread, source and text), so resuming or
-//! replaying a thread never duplicates a memory. Memory failures never stop a session: they
-//! are logged, and the session goes on without them.
+//! The project's memory handle: which store (embedded or a Qdrant server) under which
+//! project id, the slot a rebuild fills, the queue of writes a server did not take; and
+//! recall on a thread's line (`recall_on_line`: ranked by the store, judged by `timeline`,
+//! one result per session). What the runner remembers is in `runner/remember.rs`. Point
+//! ids are deterministic (the memory crate hashes kind, thread, source and text), so
+//! resuming or replaying a thread never duplicates a memory.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -18,9 +19,7 @@ use crate::config::Settings;
 use crate::error::HarnessError;
 use crate::layout::ProjectLayout;
 use crate::memory_queue::{PendingMemories, is_unreachable};
-use crate::project::Committed;
 use crate::project_id::ProjectIdentity;
-use crate::runner::ThreadRunner;
 use crate::timeline::{Timeline, Visibility};
 
 /// The text a commit is remembered by (its message, then the files it changed); the
@@ -118,56 +117,26 @@ impl MemoryHandle {
         })
     }
 
-    /// Opens memory unless it is switched off; failing to open it is an error that names the
-    /// fix (and `--no-memory`). An embedded store whose files do not open is moved aside and
-    /// started afresh: the handle comes back empty, with the task that fills it from git
-    /// history, progress notes and the tapes.
-    pub async fn open_if_enabled(
-        project: &Path,
-        settings: &Settings,
-    ) -> Result<(Option<MemoryHandle>, Option<tokio::task::JoinHandle<()>>), HarnessError> {
-        if !settings.memory_enabled {
-            return Ok((None, None));
-        }
-        MemoryHandle::open(
+    /// Opens the project's memory where its settings say (`Settings::for_project`): a
+    /// Qdrant server (`QDRANT_URL` / `memory.qdrant_url`) or the embedded store.
+    pub async fn open_configured(project: &Path) -> Result<Self, HarnessError> {
+        let settings = Settings::for_project(project)?;
+        Self::open(
             project,
             settings.qdrant_url.as_deref(),
             settings.qdrant_api_key.as_deref(),
             &settings.qdrant_collection,
         )
         .await
-        .map(|handle| (Some(handle), None))
-        .or_else(|error| {
-            let HarnessError::Memory(cause) = &error else {
-                return Err(error);
-            };
-            // An embedded store whose files do not open is set aside and rebuilt.
-            let identity = ProjectIdentity::resolve(project)?;
-            let config = config_for(
-                &identity.home,
-                settings.qdrant_url.as_deref(),
-                None,
-                &settings.qdrant_collection,
-            );
-            let Some(aside) = crate::memory_repair::set_aside_broken(&config, cause) else {
-                return Err(error);
-            };
-            eprintln!(
-                "baton: warning: the memory store did not open ({cause}); it was moved to {} and is rebuilt in the background from git history, progress notes and the tapes",
-                aside.display()
-            );
-            let handle = MemoryHandle {
-                slot: Arc::new(RwLock::new(None)),
-                project: identity.id,
-                pending: Arc::new(PendingMemories::new(&identity.home)),
-            };
-            let task = tokio::spawn(crate::memory_repair::rebuild(
-                handle.clone(),
-                config,
-                project.to_path_buf(),
-            ));
-            Ok((Some(handle), Some(task)))
-        })
+    }
+
+    /// A handle whose slot is empty, for a store that is being rebuilt (`memory_repair`).
+    pub(crate) fn empty(identity: ProjectIdentity) -> Self {
+        MemoryHandle {
+            slot: Arc::new(RwLock::new(None)),
+            project: identity.id,
+            pending: Arc::new(PendingMemories::new(&identity.home)),
+        }
     }
 
     /// The memory, unless it is being rebuilt.
@@ -324,132 +293,4 @@ pub fn format_hit(hit: &Hit) -> String {
     let text = record.text.trim().replace('\n', " ");
     let text: String = text.chars().take(400).collect();
     format!("[{source}] {text}")
-}
-
-impl ThreadRunner {
-    /// The memories most relevant to a feature, for the session's first message.
-    pub(crate) async fn recall_for(&self, feature: &str, description: &str) -> Vec<String> {
-        let Some((handle, memory)) = self
-            .memory
-            .as_ref()
-            .and_then(|handle| Some((handle, handle.memory()?)))
-        else {
-            return Vec::new();
-        };
-        let filter = RecallFilter {
-            project: Some(handle.project.clone()),
-            ..RecallFilter::default()
-        };
-        let query = format!("{feature}: {description}");
-        // Only what is true on this thread's line: not the work of a rewound branch.
-        let mut timeline = match Timeline::for_thread(&self.project, &self.state.thread) {
-            Ok(timeline) => timeline,
-            Err(error) => {
-                tracing::warn!(%error, "the thread's line does not read; the session starts without memories");
-                return Vec::new();
-            }
-        };
-        let top_k = self.settings.memory_top_k;
-        match recall_on_line(&memory, &query, &filter, top_k, &mut timeline, false).await {
-            Ok(hits) => hits.iter().map(|(hit, _)| format_hit(hit)).collect(),
-            Err(error) if is_unreachable(&error) => {
-                handle.pending.report(&error);
-                Vec::new()
-            }
-            Err(error) => {
-                tracing::warn!(%error, "recall failed; the session starts without memories");
-                Vec::new()
-            }
-        }
-    }
-
-    /// Remembers what a session did: its commit, its progress note, its verification.
-    pub(crate) async fn remember_session(
-        &self,
-        session: u32,
-        feature: Option<&str>,
-        commit: Option<&Committed>,
-        subject: &str,
-        summary: Option<&str>,
-        verification: Option<&crate::runner::TargetVerdict>,
-    ) {
-        let Some(handle) = &self.memory else { return };
-        let thread = self.state.thread.clone();
-        let step = self.state.step;
-        let tape_seq = self.tape_position();
-        let with_source = |mut record: MemoryRecord| {
-            record.session = Some(session);
-            record.step = Some(step);
-            record.tape_seq = Some(tape_seq);
-            record.feature = feature.map(str::to_owned);
-            record
-        };
-        let mut records = Vec::new();
-        if let Some(commit) = commit {
-            let mut message = subject.to_owned();
-            if let Some(summary) = summary.filter(|s| !s.trim().is_empty()) {
-                message.push_str("\n\n");
-                message.push_str(summary.trim());
-            }
-            let text = commit_text(&message, &commit.files);
-            let mut record = with_source(handle.record(MemoryKind::Commit, &thread, text));
-            record.commit = Some(commit.sha.clone());
-            records.push(record);
-        }
-        if let Some(summary) = summary.filter(|s| !s.trim().is_empty()) {
-            let mut record = with_source(handle.record(
-                MemoryKind::Progress,
-                &thread,
-                summary.trim().to_owned(),
-            ));
-            record.file = Some(crate::progress::PROGRESS_FILE.to_owned());
-            records.push(record);
-        }
-        if let Some(verdict) = verification {
-            let kind = if verdict.passed {
-                MemoryKind::Fix
-            } else {
-                MemoryKind::Verification
-            };
-            let text = format!(
-                "{}: {}",
-                feature.unwrap_or("feature"),
-                verdict.failure.as_deref().unwrap_or(&verdict.line)
-            );
-            records.push(with_source(handle.record(kind, &thread, text)));
-        }
-        handle.remember(records).await;
-    }
-
-    /// Remembers a failing tool call, so later sessions can recall what went wrong.
-    pub(crate) async fn remember_tool_error(&self, call: &baton_model::ToolCall, error: &str) {
-        let Some(handle) = &self.memory else { return };
-        let arguments: String = call.arguments.chars().take(300).collect();
-        let error: String = error.chars().take(600).collect();
-        let mut record = handle.record(
-            MemoryKind::Error,
-            &self.state.thread,
-            format!("{} {arguments} failed: {error}", call.name),
-        );
-        record.session = Some(self.state.session);
-        record.step = Some(self.state.step);
-        record.tape_seq = Some(self.tape_position());
-        record.feature.clone_from(&self.state.feature);
-        handle.remember(vec![record]).await;
-    }
-
-    /// Remembers that a feature which passed before broke.
-    pub(crate) async fn remember_regression(&self, feature: &str, failure: &str) {
-        let Some(handle) = &self.memory else { return };
-        let mut record = handle.record(
-            MemoryKind::Error,
-            &self.state.thread,
-            format!("regression: {feature} passed before and now fails: {failure}"),
-        );
-        record.session = Some(self.state.session);
-        record.step = Some(self.state.step);
-        record.tape_seq = Some(self.tape_position());
-        record.feature = Some(feature.to_owned());
-        handle.remember(vec![record]).await;
-    }
 }

@@ -1,23 +1,68 @@
 //! Memory that outlives the deletion of its files. The embedded store lives in
 //! `.baton/memory/`, which a model's `rm -rf .baton` or `git clean -fdx` removes under the
-//! running thread; the engine then fails (and panics) on every flush. After each call of a
-//! tool that may touch anything, the runner looks for the store's folder; when it is gone,
-//! the open store is dropped (off the main thread, so a panic in its last flush stays a
-//! warning) and a new one is opened and filled in the background from what the project
-//! still holds: its git history, its progress notes and the thread tapes (the tape is
-//! written back by the relink check before this runs). A store that does not open at all
-//! (corrupt files) is moved aside and started afresh the same way.
+//! running thread; the engine then fails (and panics) on every flush. The runner watches
+//! for that (`runner/memory_watch.rs`) and calls `rebuild` here: a new store is opened and
+//! filled in the background from what the project still holds (`memory_index`: its git
+//! history, its progress notes and the thread tapes; the tape is written back by the relink
+//! check before this runs). A store that does not open at all (corrupt files) is moved
+//! aside (`set_aside_broken`) and started afresh the same way.
 
 use std::path::{Path, PathBuf};
 
 use baton_memory::{Backend, Memory, MemoryConfig, MemoryError};
 
+use crate::config::Settings;
+use crate::error::HarnessError;
 use crate::memory::{MemoryHandle, config_for};
-use crate::runner::ThreadRunner;
+use crate::project_id::ProjectIdentity;
 
-/// Rebuilds one run may start; past it, memory stays off for the rest of the run (a store
-/// that keeps vanishing is not worth the embedding time).
-const MAX_REBUILDS: u32 = 3;
+/// Opens memory unless it is switched off; failing to open it is an error that names the
+/// fix (and `--no-memory`). An embedded store whose files do not open is moved aside and
+/// started afresh: the handle comes back empty, with the task that fills it from git
+/// history, progress notes and the tapes.
+pub(crate) async fn open_if_enabled(
+    project: &Path,
+    settings: &Settings,
+) -> Result<(Option<MemoryHandle>, Option<tokio::task::JoinHandle<()>>), HarnessError> {
+    if !settings.memory_enabled {
+        return Ok((None, None));
+    }
+    MemoryHandle::open(
+        project,
+        settings.qdrant_url.as_deref(),
+        settings.qdrant_api_key.as_deref(),
+        &settings.qdrant_collection,
+    )
+    .await
+    .map(|handle| (Some(handle), None))
+    .or_else(|error| {
+        let HarnessError::Memory(cause) = &error else {
+            return Err(error);
+        };
+        // An embedded store whose files do not open is set aside and rebuilt.
+        let identity = ProjectIdentity::resolve(project)?;
+        let config = config_for(
+            &identity.home,
+            settings.qdrant_url.as_deref(),
+            None,
+            &settings.qdrant_collection,
+        );
+        let Some(aside) = set_aside_broken(&config, cause) else {
+            return Err(error);
+        };
+        eprintln!(
+            "baton: warning: the memory store did not open ({cause}); it was moved to {} and is rebuilt in the background from git history, progress notes and the tapes",
+            aside.display()
+        );
+        let handle = MemoryHandle::empty(identity);
+        let task = tokio::spawn(rebuild(
+            handle.clone(),
+            config,
+            project.to_path_buf(),
+        ));
+        Ok((Some(handle), Some(task)))
+    })
+}
 
 /// Moves an embedded store that failed to open out of the way; returns where it went. Only
 /// store failures count: a missing embedding model or a store locked by another process
@@ -37,82 +82,6 @@ pub fn set_aside_broken(config: &MemoryConfig, error: &MemoryError) -> Option<Pa
     Some(aside)
 }
 
-/// The embedded store's folder, when memory uses one.
-fn edge_path(project: &Path, settings: &crate::config::Settings) -> Option<PathBuf> {
-    let home = crate::project_id::ProjectIdentity::resolve(project)
-        .ok()?
-        .home;
-    match config_for(
-        &home,
-        settings.qdrant_url.as_deref(),
-        None,
-        &settings.qdrant_collection,
-    )
-    .backend
-    {
-        Backend::Edge { path } => Some(path),
-        Backend::Server { .. } => None,
-    }
-}
-
-impl ThreadRunner {
-    /// Starts a background rebuild when the embedded store's folder is gone; returns the
-    /// note for the model when it did.
-    pub(crate) fn repair_memory_if_gone(&mut self) -> Option<String> {
-        let handle = self.memory.clone()?;
-        let path = edge_path(&self.project, &self.settings)?;
-        if path.exists()
-            || self
-                .memory_rebuild
-                .as_ref()
-                .is_some_and(|t| !t.is_finished())
-        {
-            return None;
-        }
-        let old = handle.take();
-        // The old store's last flush fails on the missing files: let it fail on a thread of
-        // its own, where the panic hook turns it into one warning.
-        if let Some(old) = old {
-            let _ = std::thread::Builder::new()
-                .name("baton-memory-drop".into())
-                .spawn(move || drop(old));
-        }
-        self.memory_rebuilds += 1;
-        if self.memory_rebuilds > MAX_REBUILDS {
-            eprintln!(
-                "baton: warning: the memory store was deleted again ({} times in this run); memory stays off until the thread is resumed",
-                self.memory_rebuilds
-            );
-            self.memory = None;
-            return Some(Self::memory_note());
-        }
-        eprintln!(
-            "baton: warning: the memory store ({}) was deleted under the running thread; it is being rebuilt in the background from git history, progress notes and the tapes",
-            path.display()
-        );
-        let home = crate::project_id::ProjectIdentity::resolve(&self.project)
-            .map_or_else(|_| self.project.clone(), |identity| identity.home);
-        let config = config_for(&home, None, None, &self.settings.qdrant_collection);
-        let project = self.project.clone();
-        self.memory_rebuild = Some(tokio::spawn(rebuild(handle, config, project)));
-        Some(Self::memory_note())
-    }
-
-    /// Waits for a rebuild still running (the run is ending).
-    pub(crate) async fn finish_memory_rebuild(&mut self) {
-        if let Some(task) = self.memory_rebuild.take()
-            && !task.is_finished()
-        {
-            eprintln!("baton: waiting for the memory rebuild to finish");
-            let _ = task.await;
-        }
-    }
-
-    fn memory_note() -> String {
-        "baton: this command deleted baton's memory store in .baton/; it is being rebuilt. Leave .baton/ alone.".to_owned()
-    }
-}
-
 /// Opens a fresh store, fills it and puts it in the handle's slot.
 pub(crate) async fn rebuild(handle: MemoryHandle, config: MemoryConfig, project: PathBuf) {
     let memory = match Memory::open(config).await {
@@ -126,10 +95,8 @@ pub(crate) async fn rebuild(handle: MemoryHandle, config: MemoryConfig, project:
     };
     let records = {
         let handle = handle.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::commands::memory::reindex_records(&handle, &project)
-        })
-        .await
+        tokio::task::spawn_blocking(move || crate::memory_index::reindex_records(&handle, &project))
+            .await
     };
     let count = match records {
         Ok(Ok(records)) => match memory.remember(records).await {

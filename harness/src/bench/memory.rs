@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::commands::memory::{Reindexed, reindex_project};
+use crate::memory_index::{Reindexed, reindex_project};
 
 /// Commits in the synthetic history used when no recall set is found.
 const SYNTHETIC_COMMITS: usize = 2_000;

@@ -9,6 +9,8 @@ mod checkpoint;
 mod control;
 mod encode;
 mod loops;
+mod memory_watch;
+mod remember;
 mod session;
 mod step;
 mod verification;
@@ -398,7 +400,8 @@ impl ThreadRunner {
             recorded,
             steering_dir,
         } = opened;
-        let (memory, memory_rebuild) = MemoryHandle::open_if_enabled(&project, &settings).await?;
+        let (memory, memory_rebuild) =
+            crate::memory_repair::open_if_enabled(&project, &settings).await?;
         let inputs = crate::input_guard::InputGuard::load(&project, &settings.protected)?;
         let tools = HarnessTools::new(
             &project,

@@ -15,6 +15,7 @@ mod memory_identity;
 mod memory_reindex;
 mod memory_server;
 mod memory_timeline;
+mod module_graph;
 mod real_model;
 mod regression;
 mod robustness;
