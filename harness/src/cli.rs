@@ -77,6 +77,7 @@ pub enum Command {
     /// Serve a script of assistant turns over the OpenAI chat-completions protocol.
     ScriptServer(ScriptServerArgs),
     /// Benchmarks that print figures.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(BenchCommand),
 }
@@ -374,6 +375,7 @@ pub struct ScriptServerArgs {
 }
 
 /// Which memory stores `baton bench memory` measures.
+#[cfg(feature = "bench")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BenchBackend {
     /// The embedded Qdrant Edge store only.
@@ -382,6 +384,7 @@ pub enum BenchBackend {
     Server,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// The harness's own time per step, the model's latency excluded.

@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod adopt;
+#[cfg(feature = "bench")]
 mod bench;
 pub mod cli;
 pub mod commands;

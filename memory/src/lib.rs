@@ -7,6 +7,7 @@
 //! [`Memory::recall`] fuses dense and BM25 results by a rule chosen by measurement.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod document;
 mod embedder;

@@ -6,6 +6,7 @@
 //! tape: a rebuildable index, a lock file, and worktree snapshots on hidden git refs.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod delta;
 mod error;

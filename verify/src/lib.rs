@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod app;
+#[cfg(feature = "bench")]
 pub mod bench;
 mod browser;
 mod check;

@@ -1,6 +1,7 @@
 //! One handler per subcommand. `dispatch` picks it; handlers return the exit code.
 //! Exit codes: 0 ok / done, 1 failure or unfinished, 2 bad input.
 
+#[cfg(feature = "bench")]
 pub(crate) mod bench;
 mod compare;
 mod control;
@@ -47,6 +48,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Memory(command) => memory::memory(command).await,
         Command::Workflow(command) => workflow::workflow(command),
         Command::ScriptServer(args) => workflow::script_server(args).await,
+        #[cfg(feature = "bench")]
         Command::Bench(command) => Box::pin(bench::bench(command)).await,
     }
 }

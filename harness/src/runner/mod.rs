@@ -93,6 +93,8 @@ impl Recorded {
 /// model is asked for the next step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StepTiming {
+    /// The whole step; read only by `baton bench agent-loop`.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub total: Duration,
     pub model: Duration,
     pub tools: Duration,
@@ -512,11 +514,13 @@ impl ThreadRunner {
     }
 
     /// Starts recording per-step timings (for `baton bench agent-loop`).
+    #[cfg(feature = "bench")]
     pub fn enable_timings(&mut self) {
         self.timings = Some(Vec::new());
     }
 
     /// The timings recorded since `enable_timings`.
+    #[cfg(feature = "bench")]
     pub fn timings(&self) -> &[StepTiming] {
         self.timings.as_deref().unwrap_or_default()
     }

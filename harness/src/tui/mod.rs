@@ -9,6 +9,7 @@
 //! would tear the screen otherwise).
 
 mod app;
+#[cfg(feature = "bench")]
 pub mod bench;
 mod data;
 mod view;

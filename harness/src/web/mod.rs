@@ -8,6 +8,7 @@
 //! continue, stop and instruct through the control channel. Safe by default: see `guard`.
 
 mod api;
+#[cfg(feature = "bench")]
 pub mod bench;
 mod guard;
 
