@@ -120,7 +120,14 @@ impl MemoryHandle {
     /// Opens the project's memory where its settings say (`Settings::for_project`): a
     /// Qdrant server (`QDRANT_URL` / `memory.qdrant_url`) or the embedded store.
     pub async fn open_configured(project: &Path) -> Result<Self, HarnessError> {
-        let settings = Settings::for_project(project)?;
+        Self::open_with(project, &Settings::for_project(project)?).await
+    }
+
+    /// Opens the project's memory where `settings` say.
+    pub(crate) async fn open_with(
+        project: &Path,
+        settings: &Settings,
+    ) -> Result<Self, HarnessError> {
         Self::open(
             project,
             settings.qdrant_url.as_deref(),

@@ -27,14 +27,9 @@ pub(crate) async fn open_if_enabled(
     if !settings.memory_enabled {
         return Ok((None, None));
     }
-    MemoryHandle::open(
-        project,
-        settings.qdrant_url.as_deref(),
-        settings.qdrant_api_key.as_deref(),
-        &settings.qdrant_collection,
-    )
-    .await
-    .map(|handle| (Some(handle), None))
+    MemoryHandle::open_with(project, settings)
+        .await
+        .map(|handle| (Some(handle), None))
     .or_else(|error| {
         let HarnessError::Memory(cause) = &error else {
             return Err(error);

@@ -2,24 +2,12 @@
 //! features are verified by `http` checks only, against the app its `init.sh` starts, with
 //! no browser; every feature ends passing, with each request and answer kept as evidence.
 
-use crate::support::{baton, describe, feature_list};
+use crate::support::{demo_example, feature_list};
 
 #[test]
 fn the_api_example_is_built_and_verified_by_http_checks() {
     let root = tempfile::tempdir().unwrap();
-    let out = root.path().join("notes");
-    let output = baton(
-        root.path(),
-        &[
-            "demo",
-            "--example",
-            "notes-api",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", describe(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (out, stdout) = demo_example(root.path(), "notes-api", "notes");
     assert!(stdout.contains("features   4/4 passing"), "{stdout}");
 
     let list = feature_list(&out);

@@ -2,24 +2,12 @@
 //! tool whose features are verified by `run` checks only, so no app is started and no
 //! browser is launched; every feature ends passing on its checks, with transcripts as evidence.
 
-use crate::support::{baton, describe, feature_list};
+use crate::support::{demo_example, feature_list};
 
 #[test]
 fn the_cli_example_is_built_and_verified_by_run_checks() {
     let root = tempfile::tempdir().unwrap();
-    let out = root.path().join("wordy");
-    let output = baton(
-        root.path(),
-        &[
-            "demo",
-            "--example",
-            "wordy-cli",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", describe(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (out, stdout) = demo_example(root.path(), "wordy-cli", "wordy");
     assert!(stdout.contains("features   3/3 passing"), "{stdout}");
 
     let list = feature_list(&out);

@@ -167,6 +167,27 @@ pub fn worktree_files(project: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// How many memories the project's store holds (`baton memory stats --json`).
+/// Runs `baton demo --example EXAMPLE` into `root/out`; asserts it succeeded and returns
+/// the project folder and what the demo printed.
+pub fn demo_example(root: &Path, example: &str, out: &str) -> (PathBuf, String) {
+    let project = root.join(out);
+    let output = baton(
+        root,
+        &[
+            "demo",
+            "--example",
+            example,
+            "--out",
+            project.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    (
+        project,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
 pub fn memory_total(project: &Path) -> u64 {
     let output = baton(
         project,

@@ -7,7 +7,7 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{baton, baton_bin, describe, write_script};
+use crate::support::{baton, baton_bin, demo_example, describe, write_script};
 use serde_json::{Value, json};
 
 const MARKUP: &str = "<script>document.title='pwned'</script><b>bold</b>";
@@ -46,18 +46,7 @@ fn verify(root: &Path, name: &str, url: &str, checks: &Value) {
 #[test]
 fn the_dashboard_shows_the_demo_and_a_live_thread_and_pauses_it() {
     let root = tempfile::tempdir().unwrap();
-    let demo = root.path().join("demo");
-    let output = baton(
-        root.path(),
-        &[
-            "demo",
-            "--example",
-            "counter-app",
-            "--out",
-            demo.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", describe(&output));
+    let (demo, _) = demo_example(root.path(), "counter-app", "demo");
     // A fork to compare the demo thread with.
     let output = baton(
         root.path(),
