@@ -24,6 +24,7 @@ use std::time::Instant;
 use baton_tape::{SnapshotRef, Snapshotter, StepNo};
 
 use super::ThreadRunner;
+use super::encode::StateEncoder;
 use super::step::Touched;
 use crate::error::HarnessError;
 use crate::failpoint::failpoint;
@@ -33,8 +34,35 @@ use crate::failpoint::failpoint;
 /// the tools' backs (a dev server writing its data file) is not missed for long.
 const FULL_SCAN_EVERY: u32 = 16;
 
-/// The thread's snapshotter, shared with the blocking task that takes a step's snapshot.
-pub(super) type SharedSnapshotter = Arc<Mutex<Snapshotter>>;
+/// A snapshotter shared with the blocking task that takes a step's snapshot.
+type SharedSnapshotter = Arc<Mutex<Snapshotter>>;
+
+/// The runner's checkpointing: worktree snapshots, the checkpoint that waits for its
+/// snapshot, the state encoder, and what the current step's tools touched.
+pub(super) struct Checkpoints {
+    /// The thread's snapshotter, shared with the blocking task that takes a step's snapshot.
+    snapshots: SharedSnapshotter,
+    /// The last step's checkpoint, written once its snapshot is done.
+    pending: Option<PendingCheckpoint>,
+    /// Writes each checkpoint's state as a delta against the one before.
+    encoder: StateEncoder,
+    /// What the current step's tools may have changed, for its snapshot.
+    pub(super) touched: Touched,
+    /// Snapshots taken from touched paths since the last full worktree scan.
+    partial_snapshots: u32,
+}
+
+impl Checkpoints {
+    pub(super) fn new(snapshotter: Snapshotter) -> Self {
+        Checkpoints {
+            snapshots: Arc::new(Mutex::new(snapshotter)),
+            pending: None,
+            encoder: StateEncoder::default(),
+            touched: Touched::default(),
+            partial_snapshots: 0,
+        }
+    }
+}
 
 /// A step whose snapshot is being taken and whose checkpoint is not written yet.
 #[derive(Debug)]
@@ -47,14 +75,15 @@ impl ThreadRunner {
     /// Checkpoints now, with a snapshot of the whole worktree.
     pub(super) async fn checkpoint(&mut self) -> Result<(), HarnessError> {
         self.settle().await?;
-        self.partial_snapshots = 0;
+        self.checkpoints.partial_snapshots = 0;
         let step = StepNo(self.state.step);
         failpoint("checkpoint.before_snapshot");
         let started = Instant::now();
-        let snapshot = lock(&self.snapshots)?.snapshot(step, &snapshot_message(step))?;
+        let snapshot =
+            lock(&self.checkpoints.snapshots)?.snapshot(step, &snapshot_message(step))?;
         let took = started.elapsed();
-        self.step_timing.snapshot += took;
-        self.step_timing.snapshot_wait += took;
+        self.timing.current.snapshot += took;
+        self.timing.current.snapshot_wait += took;
         self.write_checkpoint(step, snapshot, Durability::Now)
     }
 
@@ -62,19 +91,19 @@ impl ThreadRunner {
     /// named when they all did, of the whole worktree otherwise); [`Self::settle`] writes
     /// the checkpoint.
     pub(super) fn checkpoint_step(&mut self) -> Result<(), HarnessError> {
-        self.tape.flush()?;
+        self.recording.tape.flush()?;
         let step = StepNo(self.state.step);
-        let paths = match std::mem::take(&mut self.touched) {
-            Touched::Paths(paths) if self.partial_snapshots < FULL_SCAN_EVERY => {
-                self.partial_snapshots += 1;
+        let paths = match std::mem::take(&mut self.checkpoints.touched) {
+            Touched::Paths(paths) if self.checkpoints.partial_snapshots < FULL_SCAN_EVERY => {
+                self.checkpoints.partial_snapshots += 1;
                 Some(paths)
             }
             Touched::Paths(_) | Touched::Anything => {
-                self.partial_snapshots = 0;
+                self.checkpoints.partial_snapshots = 0;
                 None
             }
         };
-        let snapshots = Arc::clone(&self.snapshots);
+        let snapshots = Arc::clone(&self.checkpoints.snapshots);
         let snapshot = tokio::task::spawn_blocking(move || {
             failpoint("checkpoint.before_snapshot");
             let started = Instant::now();
@@ -86,7 +115,7 @@ impl ThreadRunner {
             };
             Ok((snapshot, started.elapsed()))
         });
-        self.pending = Some(PendingCheckpoint { step, snapshot });
+        self.checkpoints.pending = Some(PendingCheckpoint { step, snapshot });
         Ok(())
     }
 
@@ -94,7 +123,7 @@ impl ThreadRunner {
     /// durable at the caller's next sync (every caller records and syncs right after). A
     /// no-op when no checkpoint is pending.
     pub(super) async fn settle(&mut self) -> Result<(), HarnessError> {
-        let Some(pending) = self.pending.take() else {
+        let Some(pending) = self.checkpoints.pending.take() else {
             return Ok(());
         };
         let waited = Instant::now();
@@ -104,8 +133,8 @@ impl ThreadRunner {
                 pending.step
             ))
         })??;
-        self.step_timing.snapshot_wait += waited.elapsed();
-        self.step_timing.snapshot += took;
+        self.timing.current.snapshot_wait += waited.elapsed();
+        self.timing.current.snapshot += took;
         self.write_checkpoint(pending.step, snapshot, Durability::AtNextSync)
     }
 
@@ -117,8 +146,9 @@ impl ThreadRunner {
         durability: Durability,
     ) -> Result<(), HarnessError> {
         failpoint("checkpoint.before_frame");
-        let tape = &mut self.tape;
-        self.encoder
+        let tape = &mut self.recording.tape;
+        self.checkpoints
+            .encoder
             .with_value(&mut self.state, |value| match durability {
                 Durability::Now => tape.checkpoint(step, value, Some(snapshot)),
                 Durability::AtNextSync => tape.checkpoint_unsynced(step, value, Some(snapshot)),
@@ -131,7 +161,7 @@ impl ThreadRunner {
     pub(super) fn snapshotter(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, Snapshotter>, HarnessError> {
-        lock(&self.snapshots)
+        lock(&self.checkpoints.snapshots)
     }
 }
 

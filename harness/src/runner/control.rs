@@ -195,7 +195,7 @@ impl ThreadRunner {
             text: text.clone(),
             role,
         })?;
-        if let Some(handle) = &self.memory {
+        if let Some(handle) = &self.memory.handle {
             let mut record = handle.record(MemoryKind::Instruction, &self.state.thread, text);
             record.session = Some(self.state.session);
             record.step = Some(self.state.step);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use baton_memory::Backend;
 
 use super::ThreadRunner;
-use crate::memory::config_for;
+use crate::memory::{MemoryHandle, config_for};
 use crate::memory_repair::rebuild;
 
 /// Rebuilds one run may start; past it, memory stays off for the rest of the run (a store
@@ -33,15 +33,40 @@ fn edge_path(project: &Path, settings: &crate::config::Settings) -> Option<PathB
     }
 }
 
+/// The run's memory: the project's handle (none when memory is off) and the rebuilds this
+/// run started after the store was deleted.
+pub(super) struct RunMemory {
+    pub(super) handle: Option<MemoryHandle>,
+    /// Rebuilds started in this run.
+    rebuilds: u32,
+    /// The rebuild running in the background, awaited before the run returns so the store
+    /// is not left half-filled.
+    rebuild: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunMemory {
+    pub(super) fn new(
+        handle: Option<MemoryHandle>,
+        rebuild: Option<tokio::task::JoinHandle<()>>,
+    ) -> Self {
+        RunMemory {
+            handle,
+            rebuilds: 0,
+            rebuild,
+        }
+    }
+}
+
 impl ThreadRunner {
     /// Starts a background rebuild when the embedded store's folder is gone; returns the
     /// note for the model when it did.
     pub(crate) fn repair_memory_if_gone(&mut self) -> Option<String> {
-        let handle = self.memory.clone()?;
+        let handle = self.memory.handle.clone()?;
         let path = edge_path(&self.project, &self.settings)?;
         if path.exists()
             || self
-                .memory_rebuild
+                .memory
+                .rebuild
                 .as_ref()
                 .is_some_and(|t| !t.is_finished())
         {
@@ -55,13 +80,13 @@ impl ThreadRunner {
                 .name("baton-memory-drop".into())
                 .spawn(move || drop(old));
         }
-        self.memory_rebuilds += 1;
-        if self.memory_rebuilds > MAX_REBUILDS {
+        self.memory.rebuilds += 1;
+        if self.memory.rebuilds > MAX_REBUILDS {
             tracing::warn!(
                 "the memory store was deleted again ({} times in this run); memory stays off until the thread is resumed",
-                self.memory_rebuilds
+                self.memory.rebuilds
             );
-            self.memory = None;
+            self.memory.handle = None;
             return Some(Self::memory_note());
         }
         tracing::warn!(
@@ -72,13 +97,13 @@ impl ThreadRunner {
             .map_or_else(|_| self.project.clone(), |identity| identity.home);
         let config = config_for(&home, None, None, &self.settings.qdrant_collection);
         let project = self.project.clone();
-        self.memory_rebuild = Some(tokio::spawn(rebuild(handle, config, project)));
+        self.memory.rebuild = Some(tokio::spawn(rebuild(handle, config, project)));
         Some(Self::memory_note())
     }
 
     /// Waits for a rebuild still running (the run is ending).
     pub(crate) async fn finish_memory_rebuild(&mut self) {
-        if let Some(task) = self.memory_rebuild.take()
+        if let Some(task) = self.memory.rebuild.take()
             && !task.is_finished()
         {
             tracing::info!("waiting for the memory rebuild to finish");

@@ -31,7 +31,7 @@ use crate::connection::Connection;
 use crate::error::HarnessError;
 use crate::events::Event;
 use crate::feature_guard::FeatureGuard;
-use crate::memory::MemoryHandle;
+
 use crate::observe::Observer;
 use crate::project;
 use crate::state::{Phase, ThreadState};
@@ -110,43 +110,66 @@ pub struct StepTiming {
 
 /// A thread being run by this process.
 pub struct ThreadRunner {
+    /// The project folder (the thread's worktree).
     pub(crate) project: PathBuf,
+    /// Settings resolved once for the run (command line > env > baton.toml > user file).
     pub(crate) settings: Settings,
+    /// The graph the thread walks (the one stored in its tape header).
     workflow: Workflow,
+    /// Answers each step: a live model, or recorded answers first (`recorded`).
     model: Arc<dyn Model>,
+    /// The tools the model calls, jailed to the project (bash in the sandbox).
     tools: HarnessTools,
-    tape: TapeWriter<crate::events::Event>,
-    snapshots: checkpoint::SharedSnapshotter,
-    /// The last step's checkpoint, written once its snapshot is done (see `checkpoint`).
-    pending: Option<checkpoint::PendingCheckpoint>,
-    pub(crate) memory: Option<MemoryHandle>,
+    /// The tape and the thread's lock.
+    recording: Recording,
+    /// Snapshots, the pending checkpoint, the state encoder, the touched paths.
+    checkpoints: checkpoint::Checkpoints,
+    /// The project's memory and the rebuilds this run started (`memory_watch`).
+    memory: memory_watch::RunMemory,
+    /// The thread's state as of the current step (what each checkpoint stores).
     pub(crate) state: ThreadState,
+    /// Keeps the feature list's rules (the model may only flip what it is allowed to).
     guard: FeatureGuard,
     /// Puts the user's inputs (app spec, `baton.toml`, `protected` files) back when a tool
     /// changed them.
     inputs: crate::input_guard::InputGuard,
+    /// Model answers already on a tape, used before asking the live model.
     recorded: Recorded,
-    lock: ThreadLock,
-    started: Instant,
-    timings: Option<Vec<StepTiming>>,
-    /// The parts of the current step timed so far (see [`StepTiming`]).
-    step_timing: StepTiming,
     /// Replay `--mode mock`: recorded tool results by call id, used instead of running tools.
     mock_results: Option<HashMap<String, baton_tools::ToolOutput>>,
-    encoder: encode::StateEncoder,
-    /// What the current step's tools may have changed, for its snapshot.
-    touched: step::Touched,
-    /// Snapshots taken from touched paths since the last full worktree scan.
-    partial_snapshots: u32,
+    /// When this run started (wall time in the run's summary).
+    started: Instant,
+    /// The current step's timed parts, and every step's when a bench asked for them.
+    timing: StepTimes,
     /// The control socket and the pause rules' counters.
     steering: control::Steering,
-    /// Memory rebuilds started in this run after the store was deleted (memory_repair.rs).
-    pub(crate) memory_rebuilds: u32,
-    /// The rebuild running in the background, awaited before the run returns so the store
-    /// is not left half-filled.
-    pub(crate) memory_rebuild: Option<tokio::task::JoinHandle<()>>,
     /// Who hears each recorded fact as it happens (the terminal's progress lines).
     observers: Vec<Box<dyn Observer>>,
+}
+
+/// The thread's tape and the lock that keeps a second runner off it.
+struct Recording {
+    tape: TapeWriter<crate::events::Event>,
+    lock: ThreadLock,
+}
+
+impl Recording {
+    /// Writes the tape and the lock back when a tool deleted or replaced them; true when it
+    /// had to.
+    fn relink(&mut self) -> Result<bool, HarnessError> {
+        if !self.tape.relink()? {
+            return Ok(false);
+        }
+        self.lock.relink()?;
+        Ok(true)
+    }
+}
+
+/// Step timings: the current step's parts, and every finished step's when kept.
+#[derive(Default)]
+struct StepTimes {
+    current: StepTiming,
+    kept: Option<Vec<StepTiming>>,
 }
 
 /// What a new thread starts from.
@@ -175,7 +198,7 @@ impl ThreadRunner {
     /// Where on the tape something made now stands (the next record's sequence number):
     /// memories carry it, so recall can tell a live step from a rewound one.
     pub(crate) fn tape_position(&self) -> u64 {
-        self.tape.next_seq().0
+        self.recording.tape.next_seq().0
     }
 
     /// Creates a thread in `project` (a git repository is made when there is none) and records
@@ -419,24 +442,16 @@ impl ThreadRunner {
             workflow,
             model,
             tools,
-            tape,
-            snapshots: Arc::new(std::sync::Mutex::new(snapshots)),
-            pending: None,
-            memory,
+            recording: Recording { tape, lock },
+            checkpoints: checkpoint::Checkpoints::new(snapshots),
+            memory: memory_watch::RunMemory::new(memory, memory_rebuild),
             inputs,
             state,
             recorded,
-            lock,
-            started: Instant::now(),
-            timings: None,
-            step_timing: StepTiming::default(),
             mock_results: None,
-            encoder: encode::StateEncoder::default(),
-            touched: step::Touched::default(),
-            partial_snapshots: 0,
+            started: Instant::now(),
+            timing: StepTimes::default(),
             steering: control::Steering::new(steering_dir),
-            memory_rebuilds: 0,
-            memory_rebuild,
             observers: vec![Box::new(crate::display::ProgressLines::default())],
         })
     }
@@ -516,13 +531,13 @@ impl ThreadRunner {
     /// Starts recording per-step timings (for `baton bench agent-loop`).
     #[cfg(feature = "bench")]
     pub fn enable_timings(&mut self) {
-        self.timings = Some(Vec::new());
+        self.timing.kept = Some(Vec::new());
     }
 
     /// The timings recorded since `enable_timings`.
     #[cfg(feature = "bench")]
     pub fn timings(&self) -> &[StepTiming] {
-        self.timings.as_deref().unwrap_or_default()
+        self.timing.kept.as_deref().unwrap_or_default()
     }
 
     /// Seconds since this process took the thread.
@@ -535,7 +550,7 @@ impl ThreadRunner {
         for observer in &mut self.observers {
             observer.recorded(&self.state, &event);
         }
-        self.tape.append(StepNo(self.state.step), event)?;
+        self.recording.tape.append(StepNo(self.state.step), event)?;
         Ok(())
     }
 }

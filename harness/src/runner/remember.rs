@@ -16,6 +16,7 @@ impl ThreadRunner {
     pub(crate) async fn recall_for(&self, feature: &str, description: &str) -> Vec<String> {
         let Some((handle, memory)) = self
             .memory
+            .handle
             .as_ref()
             .and_then(|handle| Some((handle, handle.memory()?)))
         else {
@@ -58,7 +59,9 @@ impl ThreadRunner {
         summary: Option<&str>,
         verification: Option<&TargetVerdict>,
     ) {
-        let Some(handle) = &self.memory else { return };
+        let Some(handle) = &self.memory.handle else {
+            return;
+        };
         let thread = self.state.thread.clone();
         let step = self.state.step;
         let tape_seq = self.tape_position();
@@ -108,7 +111,9 @@ impl ThreadRunner {
 
     /// Remembers a failing tool call, so later sessions can recall what went wrong.
     pub(crate) async fn remember_tool_error(&self, call: &baton_model::ToolCall, error: &str) {
-        let Some(handle) = &self.memory else { return };
+        let Some(handle) = &self.memory.handle else {
+            return;
+        };
         let arguments: String = call.arguments.chars().take(300).collect();
         let error: String = error.chars().take(600).collect();
         let mut record = handle.record(
@@ -125,7 +130,9 @@ impl ThreadRunner {
 
     /// Remembers that a feature which passed before broke.
     pub(crate) async fn remember_regression(&self, feature: &str, failure: &str) {
-        let Some(handle) = &self.memory else { return };
+        let Some(handle) = &self.memory.handle else {
+            return;
+        };
         let mut record = handle.record(
             MemoryKind::Error,
             &self.state.thread,

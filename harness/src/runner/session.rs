@@ -159,7 +159,7 @@ impl ThreadRunner {
         end: SessionEnd,
         summary: Option<String>,
     ) -> Result<(), HarnessError> {
-        self.step_timing.ended_session = true;
+        self.timing.current.ended_session = true;
         let session = self.state.session;
         let node = self.state.node.clone();
         let feature = self.state.feature.clone();

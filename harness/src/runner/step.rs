@@ -58,12 +58,12 @@ impl ThreadRunner {
     /// Takes one step of the current session, timing the harness's share when asked to.
     pub(super) async fn step(&mut self) -> Result<(), HarnessError> {
         let started = Instant::now();
-        self.step_timing = StepTiming::default();
+        self.timing.current = StepTiming::default();
         self.step_inner().await?;
-        if let Some(timings) = &mut self.timings {
+        if let Some(timings) = &mut self.timing.kept {
             timings.push(StepTiming {
                 total: started.elapsed(),
-                ..self.step_timing
+                ..self.timing.current
             });
         }
         Ok(())
@@ -99,7 +99,7 @@ impl ThreadRunner {
             replayed,
         })?;
         // The answer is durable before any tool runs: a crash from here on reuses it.
-        self.tape.sync()?;
+        self.recording.tape.sync()?;
         failpoint("step.after_model_response");
         self.state.conversation.push(response.message.clone());
 
@@ -112,14 +112,14 @@ impl ThreadRunner {
             && let Some(problem) = &response.unreadable_call
         {
             self.state.conversation.push(ChatMessage::user(problem));
-            self.touched = Touched::Paths(Vec::new());
+            self.checkpoints.touched = Touched::Paths(Vec::new());
             return self.end_turn().await;
         }
         if response.message.tool_calls.is_empty() && !cut_off {
             let summary = response.message.content.clone();
             return self.finish_session(SessionEnd::Finished, summary).await;
         }
-        self.touched = Touched::Paths(Vec::new());
+        self.checkpoints.touched = Touched::Paths(Vec::new());
         let mut loop_end = None;
         for call in &response.message.tool_calls {
             if loop_end.is_some() {
@@ -183,7 +183,7 @@ impl ThreadRunner {
         let answer =
             tokio::time::timeout(self.settings.step_timeout, self.model.complete(&request)).await;
         drop(ticker);
-        self.step_timing.model = asked.elapsed();
+        self.timing.current.model = asked.elapsed();
         failpoint("step.after_model_call");
         let messages = request.messages.len();
         drop(request);
@@ -202,7 +202,7 @@ impl ThreadRunner {
                 self.record(Event::Error {
                     message: format!("model call failed: {error}"),
                 })?;
-                self.tape.sync()?;
+                self.recording.tape.sync()?;
                 Err(HarnessError::Model(error))
             }
             Err(_) => {
@@ -213,7 +213,7 @@ impl ThreadRunner {
                 self.record(Event::Error {
                     message: message.clone(),
                 })?;
-                self.tape.sync()?;
+                self.recording.tape.sync()?;
                 Err(HarnessError::StepTimeout(message))
             }
         }
@@ -240,15 +240,14 @@ impl ThreadRunner {
             );
             let (output, working) = self.tools.call(&call.name, &call.arguments).await;
             drop(ticker);
-            self.step_timing.tools += working;
-            self.step_timing.tool_calls += 1;
+            self.timing.current.tools += working;
+            self.timing.current.tool_calls += 1;
             output
         };
         failpoint("tool.after");
-        self.touched.note(&call.name, &output);
+        self.checkpoints.touched.note(&call.name, &output);
         // Only tools that may touch anything (bash, the browser) can reach .baton/.
-        if output.may_have_touched_anything && self.tape.relink()? {
-            self.lock.relink()?;
+        if output.may_have_touched_anything && self.recording.relink()? {
             output.content.push_str(
                 "\n\nbaton: this command deleted or replaced baton's own files in .baton/ (the thread's tape); \
                  baton wrote them back. Leave .baton/ alone: never delete it, and do not run `git clean -x`.",

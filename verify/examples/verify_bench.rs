@@ -1,6 +1,6 @@
 //! Prints `baton bench verify`'s figures: Chromium start time, a ten-step check's
 //! p50/p90/p99 over 20 runs and each step's median. Run with
-//! `cargo run --release -p baton-verify --example bench` (a release build of this crate only).
+//! `cargo run --release -p baton-verify --example verify_bench` (a release build of this crate only).
 
 use std::process::ExitCode;
 

@@ -1,5 +1,5 @@
 //! Runs the tape benchmark and prints its report as JSON:
-//! `cargo run -p baton-tape --release --example bench [steps]`.
+//! `cargo run -p baton-tape --release --example tape_bench [steps]`.
 
 use baton_tape::bench::{self, BenchOptions};
 
