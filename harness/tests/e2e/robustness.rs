@@ -324,8 +324,10 @@ fn a_foreground_server_goes_to_the_background_and_progress_lines_say_what_runs()
         {"tool_calls": [{"name": "bash", "arguments": {
             "command": format!("mkdir -p {marker}; exec python3 -m http.server 0 --bind 127.0.0.1 --directory {marker}"),
             "timeout_secs": 600}}]},
-        {"tool_calls": [{"name": "bash", "arguments": {"command": "sleep 4; echo slept"}}]},
-        {"tool_calls": [{"name": "bash_output", "arguments": {"job": 2}}], "delay_ms": 3000},
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "sleep 3; echo slept"}}]},
+        // Asked 2 s (the cap) + 6 s after it started: 5 s of slack for a loaded machine to
+        // see the sandboxed job end (1 s was not always enough on 2 busy cores).
+        {"tool_calls": [{"name": "bash_output", "arguments": {"job": 2}}], "delay_ms": 6000},
         {"tool_calls": [{"name": "bash_stop", "arguments": {"job": 1}}]},
         {"content": "Set up."}
     ]})]);
