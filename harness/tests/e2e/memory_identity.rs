@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{
-    baton, baton_run, describe, examples_dir, memory_total, project_from_example,
+    baton, baton_run, describe, examples_dir, memory_total, project_from_example, unpack_fixture,
 };
 use serde_json::Value;
 
@@ -155,15 +155,7 @@ fn renamed_copied_forked_and_cloned_projects_keep_their_memories() {
 #[test]
 fn a_store_made_before_project_ids_is_adopted_with_nothing_lost() {
     let root = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join("legacy-memory-store.tar.gz");
-    let status = Command::new("tar")
-        .args(["xzf", p(&fixture), "-C", p(root.path())])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    unpack_fixture("legacy-memory-store.tar.gz", root.path());
     let project = root.path().join("moved-app");
     std::fs::rename(root.path().join("counter-app"), &project).unwrap();
 

@@ -5,9 +5,10 @@
 //! Real scripted runs, real embedded store and embeddings, real git.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::support::{baton, baton_run, describe, examples_dir, project_from_example};
+use crate::support::{
+    baton, baton_run, describe, examples_dir, project_from_example, unpack_fixture,
+};
 use serde_json::Value;
 
 fn p(path: &Path) -> &str {
@@ -245,15 +246,7 @@ fn a_fork_sees_its_parent_up_to_the_fork_point_and_the_parent_never_sees_the_for
 #[test]
 fn a_store_made_before_tape_positions_still_recalls_and_follows_a_rewind() {
     let root = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join("store-before-tape-positions.tar.gz");
-    let status = Command::new("tar")
-        .args(["xzf", p(&fixture), "-C", p(root.path())])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    unpack_fixture("store-before-tape-positions.tar.gz", root.path());
     let project = root.path().join("counter-app");
 
     let all = recall(&project, "counter button", &[]);

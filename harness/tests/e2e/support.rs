@@ -167,6 +167,22 @@ pub fn worktree_files(project: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// How many memories the project's store holds (`baton memory stats --json`).
+/// Unpacks `harness/tests/fixtures/NAME` (a `.tar.gz` of a project made by an older baton)
+/// into `into`.
+pub fn unpack_fixture(name: &str, into: &Path) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&fixture)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(status.success(), "unpacking {}", fixture.display());
+}
+
 /// Runs `baton demo --example EXAMPLE` into `root/out`; asserts it succeeded and returns
 /// the project folder and what the demo printed.
 pub fn demo_example(root: &Path, example: &str, out: &str) -> (PathBuf, String) {
