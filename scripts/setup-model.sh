@@ -45,7 +45,7 @@ fi
 # The export is redone only when a file is missing or the source weights are newer.
 needs_export() {
     local f
-    for f in model.onnx tokenizer.json config.json special_tokens_map.json tokenizer_config.json reference.json; do
+    for f in model.onnx model_int8.onnx tokenizer.json config.json special_tokens_map.json tokenizer_config.json reference.json; do
         [[ -s "$MODEL_DIR/$f" ]] || return 0
     done
     [[ "$SRC_DIR/model.safetensors" -nt "$MODEL_DIR/model.onnx" ]] && return 0

@@ -435,7 +435,7 @@ pub enum BenchCommand {
         #[arg(long, requires = "corpus")]
         queries: Option<std::path::PathBuf>,
         /// Folder of recall sets measured when no --corpus is given.
-        #[arg(long, env = "BATON_RECALL_DATA")]
+        #[arg(long, env = crate::env_vars::RECALL_DATA)]
         recall_data: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,

@@ -28,6 +28,13 @@ pub enum MemoryError {
         missing: String,
     },
 
+    /// `BATON_MODEL_PRECISION` names no precision.
+    #[error("BATON_MODEL_PRECISION is {value:?}; set it to int8 or fp32, or unset it")]
+    BadPrecision {
+        /// What the variable held.
+        value: String,
+    },
+
     /// fastembed failed to load the model or to embed text.
     #[error("embedding failed: {0}")]
     Embedding(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -21,8 +21,8 @@ pub mod store;
 
 pub use document::{commit_text, windows};
 pub use embedder::{
-    Embedder, EmbedderOptions, FastEmbedder, MODEL_FILES, default_model_dir, first_missing_file,
-    resolve_model_dir,
+    Embedder, EmbedderOptions, FastEmbedder, INT8_MODEL_FILE, MODEL_FILES, Precision,
+    default_model_dir, first_missing_file, resolve_model_dir,
 };
 pub use error::MemoryError;
 pub use fusion::{FusionRule, RecallMode};

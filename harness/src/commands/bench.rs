@@ -211,9 +211,13 @@ fn print_quality(report: &QualityReport) {
     println!();
 }
 
-/// `../shared/data/recall` beside the repository holding the current folder (the layout
-/// of the development machines and CI), else beside the current folder.
+/// `BATON_RECALL_DATA`, else `../shared/data/recall` beside the repository holding the
+/// current folder (the layout of the development machines and CI), else beside the
+/// current folder.
 fn default_recall_data() -> PathBuf {
+    if let Some(folder) = crate::env_vars::get(crate::env_vars::RECALL_DATA) {
+        return PathBuf::from(folder);
+    }
     let here = std::env::current_dir().unwrap_or_default();
     here.ancestors()
         .map(|dir| dir.join("../shared/data/recall"))
