@@ -11,9 +11,9 @@ add & LayerNorm, erf-GELU FFN, add & LayerNorm]; output `last_hidden_state`
 Usage: export_minilm_onnx.py SRC_DIR DEST_DIR
 Writes DEST_DIR/{model.onnx, model_int8.onnx, tokenizer.json, config.json,
 special_tokens_map.json, tokenizer_config.json, reference.json} and checks both graphs
-against known cosines. model_int8.onnx is model.onnx with its weights quantised to int8 per
-output channel (onnxruntime's dynamic quantisation): a quarter of the size, loads in a third
-of the time and embeds ~1.8x faster, at cosine >= 0.98 from the fp32 vectors.
+against known cosines. model_int8.onnx is model.onnx with its weights in int8 (see
+write_int8): a quarter of the size, loads in a third of the time, embeds ~1.25x faster, at
+cosine >= 0.99 from the fp32 vectors.
 """
 
 import json
@@ -28,6 +28,10 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization.matmul_nbits_quantizer import (
+    DefaultWeightOnlyQuantConfig,
+    MatMulNBitsQuantizer,
+)
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
@@ -190,24 +194,44 @@ def checked_vectors(dest, model_file, tolerance):
 
 
 def write_int8(dest):
-    # Per channel keeps each output column's own scale: per-tensor int8 lost recall on
-    # the real-history questions (0.775 against fp32's 0.80), per channel did not.
+    """model_int8.onnx: weight-only int8, so a text's vector depends on that text alone.
+
+    The token, position and type embedding tables go to int8 per row (quantize_dynamic on
+    Gather: weight only); every weight matmul becomes MatMulNBits with 8-bit symmetric blocks
+    of 128, computed in int8 per token row (accuracy level 4). Measured against the other
+    ways on the real-history recall set (40 questions): activation-quantised int8
+    (quantize_dynamic on MatMul) embeds 2x faster but lost two questions (recall@5 0.75
+    against fp32's 0.80); this one keeps 0.80 and loads in a third of the time."""
+    model = onnx.load(os.path.join(dest, "model.onnx"))
+    for k, node in enumerate(model.graph.node):
+        node.name = node.name or f"{node.op_type}_{k}"
+    named = os.path.join(dest, "model_int8.named.tmp")
+    tables = os.path.join(dest, "model_int8.tables.tmp")
     tmp = os.path.join(dest, "model_int8.onnx.tmp")
-    # quantize_dynamic advises its optional pre-processing on the root logger; the checks
-    # below judge the result instead.
+    onnx.save(model, named)
+    # The quantisers advise optional pre-processing on the root logger; the checks below
+    # judge the result instead.
     logging.getLogger().setLevel(logging.ERROR)
-    quantize_dynamic(os.path.join(dest, "model.onnx"), tmp,
-                     weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(named, tables, weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["Gather"])
+    config = DefaultWeightOnlyQuantConfig(block_size=128, is_symmetric=True, accuracy_level=4,
+                                          bits=8, op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(onnx.load(tables), bits=8, block_size=128, is_symmetric=True,
+                                     accuracy_level=4, algo_config=config)
+    quantizer.process()
+    quantizer.model.save_model_to_file(tmp, use_external_data_format=False)
     os.replace(tmp, os.path.join(dest, "model_int8.onnx"))
+    for leftover in (named, tables):
+        os.remove(leftover)
 
 
 def verify_and_write_reference(dest):
     vectors = checked_vectors(dest, "model.onnx", 0.02)
-    # int8 moves vectors by up to ~0.02 in cosine; the known pair must still hold.
-    vectors_int8 = checked_vectors(dest, "model_int8.onnx", 0.05)
+    # int8 moves vectors a little; the known pair must still hold.
+    vectors_int8 = checked_vectors(dest, "model_int8.onnx", 0.02)
     agreement = min(float(np.dot(a, b)) for a, b in zip(vectors, vectors_int8))
     print(f"model_int8.onnx: lowest cosine to the fp32 vectors = {agreement:.4f}")
-    if agreement < 0.97:
+    if agreement < 0.99:
         sys.exit("export check failed: the int8 graph's vectors are far from the fp32 graph's")
     reference = {
         "model": "sentence-transformers/all-MiniLM-L6-v2",

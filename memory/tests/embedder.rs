@@ -171,8 +171,8 @@ fn precision_names_parse_and_others_do_not() {
 #[test]
 fn a_texts_vector_does_not_depend_on_the_texts_beside_it() {
     let Some(model) = common::model() else { return };
-    // int8 activations are scaled per run: a long text beside a short one would move the
-    // short one's vector if they shared a run.
+    // int8 arithmetic depends a little on the run's shape: a long text beside a short one
+    // would move the short one's vector if they shared a run.
     let long = "kitchen renovation notes: ".repeat(40);
     let batch = model
         .embed(&["alpha release notes", "kitchen sink", &long])
@@ -181,6 +181,23 @@ fn a_texts_vector_does_not_depend_on_the_texts_beside_it() {
     assert_eq!(batch[1], single[0]);
     assert!(model.embed(&[]).unwrap().is_empty());
     assert!(cos(&batch[0], &single[0]) < 0.9);
+}
+
+#[test]
+fn many_texts_spread_over_workers_come_back_in_order() {
+    let Some(model) = common::model() else { return };
+    // Enough texts to go to the worker sessions, of very different lengths.
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("commit {i}: {}", "fix the parser ".repeat(i % 7 + 1)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let together = model.embed(&refs).unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (i, text) in refs.iter().enumerate().step_by(9) {
+        let alone = model.embed(&[text]).unwrap();
+        let similarity = cos(&together[i], &alone[0]);
+        assert!(similarity > 0.9999, "text {i}: cosine {similarity}");
+    }
 }
 
 #[test]
