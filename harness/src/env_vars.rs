@@ -28,6 +28,7 @@ pub const CHROMIUM: &str = "BATON_CHROMIUM";
 pub const EXAMPLES: &str = "BATON_EXAMPLES";
 /// The folder of real-history recall sets `baton bench memory` and `bench recall-quality`
 /// measure (default: `../shared/data/recall` above the working folder).
+#[cfg(feature = "bench")]
 pub const RECALL_DATA: &str = "BATON_RECALL_DATA";
 /// A crash point for the kill tests (`failpoint`).
 pub const FAILPOINT: &str = "BATON_FAILPOINT";
