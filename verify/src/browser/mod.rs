@@ -2,6 +2,7 @@
 //! deadline wrapper that keeps every call to the browser within its timeout.
 
 mod fast_lane;
+mod incognito;
 mod keys;
 mod page;
 pub(crate) mod scripts;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use headless_chrome::{Browser, LaunchOptions};
 
+pub(crate) use incognito::{Incognito, IncognitoPage};
 pub(crate) use page::{Attempt, Page, PointerAction, StepError};
 
 use crate::error::VerifyError;
