@@ -164,7 +164,7 @@ impl Page {
     /// keys outside baton's table). headless_chrome attaches to every new tab on its own
     /// event thread, over its slow transport, some 100–500 ms after the tab exists; the calls
     /// baton makes most go over `lane` and never wait for that.
-    pub(crate) fn tab(&self, timeout: Duration) -> Result<Arc<Tab>, String> {
+    fn tab(&self, timeout: Duration) -> Result<Arc<Tab>, String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(tab) = self.tab.get() {
