@@ -1,26 +1,23 @@
 //! Running a feature's checks: one Chromium per verification run, a fresh incognito
-//! context and tab per feature, expectations retried until they hold or time out, and the
-//! evidence (screenshots, `failure.png`, `result.json`) written beside the result.
+//! context and tab per feature (disposed of after it), expectations retried until they hold
+//! or time out, and the evidence (screenshots, `failure.png`, `result.json`) written beside
+//! the result.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use headless_chrome::{Browser, Tab};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::browser::{
-    self, Attempt, BrowserOptions, Page, PointerAction, StepError, scripts, within,
+    self, Attempt, BrowserOptions, Incognito, IncognitoPage, Page, PointerAction, StepError,
+    scripts,
 };
 use crate::check::{Check, ExpectText, TextMatch};
 use crate::command_checks;
 use crate::error::VerifyError;
 use crate::feature_list::Feature;
 
-/// Tabs kept in preparation for the next features.
-const SPARE_TABS: usize = 2;
 /// Longest text quoted back in a failure message.
 const FOUND_CAP: usize = 200;
 
@@ -90,14 +87,11 @@ pub struct FeatureResult {
 /// One headless Chromium (none when no selected feature drives a browser) that runs features
 /// one after another.
 pub struct BrowserRunner {
-    browser: Option<Browser>,
+    /// Chromium and the contexts opened in it, one per feature.
+    browser: Option<Incognito>,
     /// Where `run` checks run their commands.
     project_dir: PathBuf,
     opts: BrowserOptions,
-    /// Fresh incognito tabs prepared while earlier features ran (opening one costs several
-    /// protocol round trips, each up to ~100 ms with headless_chrome's transport; two
-    /// openings in flight share those waits).
-    spares: Mutex<VecDeque<mpsc::Receiver<Result<Page, VerifyError>>>>,
 }
 
 impl BrowserRunner {
@@ -107,7 +101,7 @@ impl BrowserRunner {
         let idle = opts.navigation_timeout.max(opts.action_timeout) * 6;
         let browser = browser::launch(opts, idle)?;
         Ok(Self {
-            browser: Some(browser),
+            browser: Some(Incognito::new(browser, opts)?),
             ..Self::without_browser(opts)
         })
     }
@@ -118,7 +112,6 @@ impl BrowserRunner {
             browser: None,
             project_dir: PathBuf::from("."),
             opts: opts.clone(),
-            spares: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -163,10 +156,10 @@ impl BrowserRunner {
             self.run_checks(None, feature, base_url, &mut result);
         } else {
             match self.open_page() {
-                Ok(page) => {
-                    self.run_checks(Some(&page), feature, base_url, &mut result);
-                    result.console_errors = page.console_errors();
-                    page.close();
+                Ok((incognito, opened)) => {
+                    self.run_checks(Some(&opened.page), feature, base_url, &mut result);
+                    result.console_errors = opened.page.console_errors();
+                    incognito.close(opened);
                 }
                 Err(error) => {
                     result.outcome = Outcome::Failed;
@@ -185,33 +178,17 @@ impl BrowserRunner {
         result
     }
 
-    /// Take a prepared tab (or open one) and keep `SPARE_TABS` more in preparation.
-    fn open_page(&self) -> Result<Page, VerifyError> {
-        let Some(browser) = &self.browser else {
+    /// A fresh incognito context with one tab, opened when the feature starts. Opening takes
+    /// two round trips; a tab prepared ahead, while the previous feature ran, started its
+    /// renderer beside that feature's page and slowed it more than it saved (on two cores
+    /// the bench's `goto` took 180 ms instead of 50).
+    fn open_page(&self) -> Result<(&Incognito, IncognitoPage), VerifyError> {
+        let Some(incognito) = &self.browser else {
             return Err(VerifyError::Browser {
                 detail: "this run started no browser".to_owned(),
             });
         };
-        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
-        let prepared = spares.pop_front();
-        while spares.len() < SPARE_TABS {
-            let (sender, receiver) = mpsc::sync_channel(1);
-            let (browser, opts) = (browser.clone(), self.opts.clone());
-            let spawned = std::thread::Builder::new()
-                .name("baton-verify-spare-tab".to_owned())
-                .spawn(move || {
-                    let _ = sender.send(open_incognito_page(&browser, &opts));
-                });
-            if spawned.is_err() {
-                break;
-            }
-            spares.push_back(receiver);
-        }
-        drop(spares);
-        match prepared.map(|spare| spare.recv_timeout(self.opts.navigation_timeout)) {
-            Some(Ok(Ok(page))) => Ok(page),
-            _ => open_incognito_page(browser, &self.opts),
-        }
+        Ok((incognito, incognito.open(&self.opts)?))
     }
 
     fn run_checks(
@@ -293,24 +270,6 @@ fn redact(text: &str) -> String {
         Some(re) => re.replace_all(text, "${1}[redacted]").into_owned(),
         None => text.to_owned(),
     }
-}
-
-/// A new incognito context (fresh cookies and storage) with one tab.
-fn open_incognito_page(browser: &Browser, opts: &BrowserOptions) -> Result<Page, VerifyError> {
-    let ws_url = browser.get_ws_url();
-    let browser = browser.clone();
-    let tab: Arc<Tab> = within(
-        "opening an incognito tab",
-        opts.navigation_timeout,
-        move || {
-            let context = browser
-                .new_context()
-                .map_err(|error| format!("{error:#}"))?;
-            context.new_tab().map_err(|error| format!("{error:#}"))
-        },
-    )?
-    .map_err(|detail| VerifyError::Browser { detail })?;
-    Page::attach(tab, &ws_url, opts)
 }
 
 /// A feature whose first check is not a `goto` starts at the app URL (reported as check #0).

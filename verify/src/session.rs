@@ -82,7 +82,7 @@ impl BrowserSession {
             opener.new_tab().map_err(|error| format!("{error:#}"))
         })?
         .map_err(|detail| VerifyError::Browser { detail })?;
-        let page = Page::attach(tab, &browser.get_ws_url(), &self.opts)?;
+        let page = Page::attach(&browser, tab.get_target_id(), &self.opts)?;
         Ok(Live {
             _browser: browser,
             page,

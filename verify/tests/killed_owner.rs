@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use baton_verify::{AppConfig, BrowserOptions, BrowserRunner, BrowserSession, start_app};
+use baton_verify::{AppConfig, BrowserOptions, BrowserRunner, BrowserSession, Feature, start_app};
 
 /// Set for the stand-in: which point to run to.
 const MODE_ENV: &str = "BATON_KILL_TEST_MODE";
@@ -55,6 +55,36 @@ fn killed_baton() {
                 .unwrap();
             mark("navigated");
             wait_for_the_kill();
+        }
+        "feature" => {
+            std::fs::write(dir.join("page.html"), "<title>open</title><p>a page</p>").unwrap();
+            let url = format!("file://{}/", dir.display());
+            let feature = |id: &str, checks: serde_json::Value| -> Feature {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "category": "functional", "description": id,
+                    "steps": [], "checks": checks, "passes": false,
+                }))
+                .unwrap()
+            };
+            let runner = BrowserRunner::launch(&BrowserOptions::default()).unwrap();
+            // One feature done (its context given back), then one that never ends: the kill
+            // comes with a context open and another just disposed of.
+            let done = feature("done", serde_json::json!([{ "goto": "page.html" }]));
+            runner.run_feature(&done, &url, &dir.join("done"));
+            let endless = feature(
+                "endless",
+                serde_json::json!([
+                    { "goto": "page.html" },
+                    { "wait_for": { "selector": "#never", "timeout_ms": 600_000 } },
+                ]),
+            );
+            std::thread::scope(|scope| {
+                scope.spawn(|| runner.run_feature(&endless, &url, &dir.join("endless")));
+                // Ample time to open the context and load the page, on a loaded machine too.
+                std::thread::sleep(Duration::from_secs(2));
+                mark("checking");
+                wait_for_the_kill();
+            });
         }
         "app" => {
             // `start_app` returns once the app answers; the tests choose a command that does,
@@ -331,6 +361,22 @@ fn killed_with_a_page_open() {
     let mut baton = Baton::start("page", |_| None);
     baton.wait_until("the navigation", |baton| baton.path("navigated").exists());
     // Chromium's children are found through its group: the check below covers them.
+    let renderers = baton
+        .owned(&mut BTreeSet::new())
+        .into_iter()
+        .filter(|&pid| cmdline(pid).contains("--type=renderer"))
+        .count();
+    assert!(renderers > 0, "no renderer found:\n{}", baton.log());
+    baton.kill_and_expect_no_leftovers();
+}
+
+#[test]
+fn killed_during_a_features_checks() {
+    let _one = chromium_lock();
+    let mut baton = Baton::start("feature", |_| None);
+    baton.wait_until("the feature's checks", |baton| {
+        baton.path("checking").exists()
+    });
     let renderers = baton
         .owned(&mut BTreeSet::new())
         .into_iter()

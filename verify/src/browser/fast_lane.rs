@@ -45,6 +45,25 @@ impl FastLane {
         timeout: Duration,
         on_event: EventHandler,
     ) -> Result<Self, String> {
+        let mut lane = Self::connect(browser_ws_url, timeout, on_event)?;
+        let attached = lane.call_browser(
+            "Target.attachToTarget",
+            &json!({ "targetId": target_id, "flatten": true }),
+            timeout,
+        )?;
+        attached["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("attachToTarget answered {attached}"))?
+            .clone_into(&mut lane.session_id);
+        Ok(lane)
+    }
+
+    /// Connect to the browser endpoint with no tab attached: only `call_browser` is of use.
+    pub(crate) fn connect(
+        browser_ws_url: &str,
+        timeout: Duration,
+        on_event: EventHandler,
+    ) -> Result<Self, String> {
         let address = browser_ws_url
             .strip_prefix("ws://")
             .and_then(|rest| rest.split('/').next())
@@ -80,23 +99,12 @@ impl FastLane {
             .name("baton-verify-devtools".to_owned())
             .spawn(move || read_loop(reader, &sink, &replies, &on_event))
             .map_err(|error| error.to_string())?;
-        let mut lane = Self {
+        Ok(Self {
             writer,
             pending,
             next_id: AtomicU64::new(1),
             session_id: String::new(),
-        };
-        let attached = lane.send(
-            None,
-            "Target.attachToTarget",
-            &json!({ "targetId": target_id, "flatten": true }),
-            timeout,
-        )?;
-        attached["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("attachToTarget answered {attached}"))?
-            .clone_into(&mut lane.session_id);
-        Ok(lane)
+        })
     }
 
     /// Call a method on the attached tab and return its `result`.
@@ -107,6 +115,22 @@ impl FastLane {
         timeout: Duration,
     ) -> Result<Value, String> {
         self.send(Some(&self.session_id), method, params, timeout)
+    }
+
+    /// Call a browser-level method (`Target.*`) and return its `result`.
+    pub(crate) fn call_browser(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> Result<Value, String> {
+        self.send(None, method, params, timeout)
+    }
+
+    /// Send a browser-level call whose answer nobody waits for.
+    pub(crate) fn notify_browser(&self, method: &str, params: &Value) -> Result<(), String> {
+        // The reader drops the answer: its receiver is gone with the `Call`.
+        self.start(None, method, params).map(drop)
     }
 
     /// Send a call on the attached tab without waiting: several calls in flight share one

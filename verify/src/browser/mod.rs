@@ -2,6 +2,7 @@
 //! deadline wrapper that keeps every call to the browser within its timeout.
 
 mod fast_lane;
+mod incognito;
 mod keys;
 mod page;
 pub(crate) mod scripts;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use headless_chrome::{Browser, LaunchOptions};
 
+pub(crate) use incognito::{Incognito, IncognitoPage};
 pub(crate) use page::{Attempt, Page, PointerAction, StepError};
 
 use crate::error::VerifyError;
@@ -24,7 +26,10 @@ const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
 /// start (on a closed network each attempt fails slowly); the rest are Playwright's choices
 /// that skip start-up work (field trials, services, media routing) and paint holding, which
 /// delays a new document's first frames. `--disable-features` repeats headless_chrome's
-/// list: Chromium keeps only the last occurrence of a switch.
+/// list: Chromium keeps only the last occurrence of a switch. `SpareRendererForSitePerProcess`
+/// is baton's own: Chromium keeps a renderer process warm for the context that navigated
+/// last, and each feature's context is disposed of after its checks, so that spare (a third
+/// renderer per feature, beside the blank tab's and the app's) was started for nothing.
 const CHROMIUM_FLAGS: [&str; 12] = [
     "--disable-gpu",
     "--disable-background-networking",
@@ -39,7 +44,7 @@ const CHROMIUM_FLAGS: [&str; 12] = [
     "--allow-pre-commit-input",
     "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,MediaRouter,\
      OptimizationHints,CertificateTransparencyComponentUpdater,PaintHolding,LensOverlay,\
-     DestroyProfileOnBrowserClose,AutofillServerCommunication",
+     DestroyProfileOnBrowserClose,AutofillServerCommunication,SpareRendererForSitePerProcess",
 ];
 
 /// How Chromium is found and how long each step may take.

@@ -4,11 +4,11 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Page as Cdp;
+use headless_chrome::{Browser, Tab};
 use serde_json::{Value, json};
 
 use super::fast_lane::FastLane;
@@ -23,6 +23,8 @@ const MAX_CONSOLE_ENTRIES: usize = 500;
 /// not turn a clear finding into a timeout.
 const MIN_CALL_TIMEOUT: Duration = Duration::from_millis(500);
 const NO_ANSWER: &str = "the page did not answer: ";
+/// How often `Page::tab` looks for headless_chrome's handle to a new tab.
+const TAB_POLL: Duration = Duration::from_millis(5);
 
 /// A step that did not succeed: what it wanted and what the page showed last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +91,12 @@ struct PageEvents {
 }
 
 pub(crate) struct Page {
-    tab: Arc<Tab>,
+    /// The tab's DevTools target id.
+    target_id: String,
+    /// headless_chrome's list of the tabs it has attached to, where `tab` is looked up.
+    tabs: Arc<Mutex<Vec<Arc<Tab>>>>,
+    /// headless_chrome's handle to this tab, once it has one (see `Page::tab`).
+    tab: OnceLock<Arc<Tab>>,
     lane: FastLane,
     /// What the tab's events said; the condvar wakes `wait_for_load` at each lifecycle event.
     events: Arc<(Mutex<PageEvents>, Condvar)>,
@@ -98,18 +105,19 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    /// Start listening to the tab's console and lifecycle before anything is loaded in it.
+    /// Start listening to the console and lifecycle of the tab `target_id` before anything
+    /// is loaded in it.
     pub(crate) fn attach(
-        tab: Arc<Tab>,
-        browser_ws_url: &str,
+        browser: &Browser,
+        target_id: &str,
         opts: &BrowserOptions,
     ) -> Result<Self, VerifyError> {
         let events = Arc::new((Mutex::new(PageEvents::default()), Condvar::new()));
-        let main_frame = tab.get_target_id().clone();
+        let main_frame = target_id.to_owned();
         let sink = Arc::clone(&events);
         let lane = FastLane::attach(
-            browser_ws_url,
-            tab.get_target_id(),
+            &browser.get_ws_url(),
+            target_id,
             opts.navigation_timeout,
             Box::new(move |method, params| record_event(method, params, &main_frame, &sink)),
         )
@@ -133,7 +141,9 @@ impl Page {
                 .map_err(|detail| VerifyError::Browser { detail })?;
         }
         Ok(Self {
-            tab,
+            target_id: target_id.to_owned(),
+            tabs: Arc::clone(browser.get_tabs()),
+            tab: OnceLock::new(),
             lane,
             events,
             action_timeout: opts.action_timeout,
@@ -145,15 +155,52 @@ impl Page {
         self.events.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Run one call on the tab within `timeout`.
+    /// The tab's DevTools target id.
+    pub(crate) fn target_id(&self) -> &str {
+        &self.target_id
+    }
+
+    /// headless_chrome's handle to this tab, for the few calls that go through it (screenshots,
+    /// keys outside baton's table). headless_chrome attaches to every new tab on its own
+    /// event thread, over its slow transport, some 100–500 ms after the tab exists; the calls
+    /// baton makes most go over `lane` and never wait for that.
+    fn tab(&self, timeout: Duration) -> Result<Arc<Tab>, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(tab) = self.tab.get() {
+                return Ok(Arc::clone(tab));
+            }
+            let found = self
+                .tabs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .find(|tab| *tab.get_target_id() == self.target_id)
+                .cloned();
+            if let Some(tab) = found {
+                return Ok(Arc::clone(self.tab.get_or_init(|| tab)));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the browser did not register the tab within {} ms",
+                    timeout.as_millis()
+                ));
+            }
+            std::thread::sleep(TAB_POLL);
+        }
+    }
+
+    /// Run one call through headless_chrome's handle to the tab within `timeout`.
     fn call<T: Send + 'static>(
         &self,
         what: &str,
         timeout: Duration,
         work: impl FnOnce(&Tab) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
-        let tab = Arc::clone(&self.tab);
-        match within(what, timeout, move || work(&tab)) {
+        let started = Instant::now();
+        let tab = self.tab(timeout)?;
+        let remaining = timeout.saturating_sub(started.elapsed());
+        match within(what, remaining, move || work(&tab)) {
             Ok(result) => result,
             Err(error) => Err(error.to_string()),
         }
@@ -486,17 +533,6 @@ impl Page {
             .filter(|entry| entry.level == "error" || entry.level == "exception")
             .map(|entry| entry.text.clone())
             .collect()
-    }
-
-    /// Close the tab in the background.
-    pub(crate) fn close(self) {
-        // Nobody waits for the answer: the next feature has its own tab already.
-        let tab = self.tab;
-        let _ = std::thread::Builder::new()
-            .name("baton-verify-close".to_owned())
-            .spawn(move || {
-                let _ = tab.close(false);
-            });
     }
 }
 
