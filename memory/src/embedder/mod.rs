@@ -68,7 +68,6 @@ pub fn resolve_model_dir(opts: &EmbedderOptions) -> PathBuf {
 /// all-MiniLM-L6-v2 run by fastembed (mean pooling, L2-normalised, 384 dimensions).
 pub struct FastEmbedder {
     sessions: Sessions,
-    precision: Precision,
 }
 
 impl FastEmbedder {
@@ -83,10 +82,10 @@ impl FastEmbedder {
             "ONNX Runtime loaded"
         );
         let dir = resolve_model_dir(&opts);
-        let (source, precision) = match first_missing_file(&dir) {
+        let source = match first_missing_file(&dir) {
             None => {
                 let precision = precision::choose(&dir, opts.precision)?;
-                (Source::Folder(dir, precision), precision)
+                Source::Folder(dir, precision)
             }
             Some(_) if opts.allow_download => {
                 if precision::requested(opts.precision)? == Some(Precision::Int8) {
@@ -94,19 +93,18 @@ impl FastEmbedder {
                         "the downloaded model is fp32 only; int8 needs `bash scripts/setup-model.sh`"
                     );
                 }
-                (Source::Download, Precision::Fp32)
+                Source::Download
             }
             Some(missing) => return Err(MemoryError::ModelMissing { path: dir, missing }),
         };
         Ok(Self {
             sessions: Sessions::load(source)?,
-            precision,
         })
     }
 
     /// The weights this embedder runs.
     pub fn precision(&self) -> Precision {
-        self.precision
+        self.sessions.precision()
     }
 }
 
@@ -116,7 +114,7 @@ impl Embedder for FastEmbedder {
     }
 
     fn model_id(&self) -> &str {
-        match self.precision {
+        match self.precision() {
             Precision::Int8 => MODEL_ID_INT8,
             Precision::Fp32 => MODEL_ID,
         }

@@ -21,7 +21,7 @@ use crate::MemoryError;
 const MAX_TOKENS: usize = 256;
 /// Texts per ONNX run: one. With int8 arithmetic a text's vector would otherwise depend a
 /// little on the texts beside it (cosine down to 0.999), and with no padding one text per
-/// run is as fast as batches: fp32 on 2 cores embedded 97 commits/s so against 74/s in
+/// run is as fast as batches: fp32 on 2 cores embedded 97 commits/s against 74/s in
 /// batches of 32.
 const BATCH: usize = 1;
 /// Calls with fewer texts stay on the first session: starting the workers' sessions
@@ -58,6 +58,14 @@ pub(super) struct Sessions {
 }
 
 impl Sessions {
+    /// The weights every session runs (the download is fp32).
+    pub(super) fn precision(&self) -> Precision {
+        match self.source {
+            Source::Folder(_, precision) => precision,
+            Source::Download => Precision::Fp32,
+        }
+    }
+
     /// Loads the first session (every core).
     pub(super) fn load(source: Source) -> Result<Self, MemoryError> {
         let first = open(&source, None)?;
